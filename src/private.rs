@@ -1,0 +1,148 @@
+//! What the attributes expand into. Not public API: the generated code reaches the runtime
+//! only through `::failfast::__private`, so the runtime can change without breaking it.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use ::core;
+pub use failfast_runtime::{Breaker, BreakerConfig, Error, Permit, Retry, RetryInfo, RetryPolicy};
+
+/// The breaker of one annotated fn: looked up in the registry on its first call, then kept.
+pub struct Site(OnceLock<Breaker>);
+
+impl Site {
+    /// An empty site, for a `static` in the generated code.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Site {
+        Site(OnceLock::new())
+    }
+
+    /// The site's breaker: registered under `name` with `config` on the first call.
+    pub fn breaker(&'static self, init: impl FnOnce() -> (Name, BreakerConfig)) -> &'static Breaker {
+        self.0.get_or_init(|| {
+            let (name, config) = init();
+            failfast_runtime::registry().breaker(name.resolve(), config)
+        })
+    }
+}
+
+/// A breaker's name as the attribute knows it.
+pub enum Name {
+    /// Given by the user, or `module::fn` from `concat!(module_path!(), ..)`.
+    Static(&'static str),
+    /// The default for a method with a receiver: `module::Type::method`.
+    Method {
+        /// `core::any::type_name::<Self>()`.
+        self_type: &'static str,
+        /// The method's name.
+        method: &'static str,
+    },
+}
+
+impl Name {
+    fn resolve(self) -> Arc<str> {
+        match self {
+            Name::Static(name) => Arc::from(name),
+            Name::Method { self_type, method } => {
+                // `crate::module::Type<u32>` -> `crate::module::Type`: every instance of a
+                // generic type shares the one site, so the name must not depend on it.
+                let path = self_type.split('<').next().unwrap_or(self_type);
+                Arc::from(format!("{path}::{method}"))
+            }
+        }
+    }
+}
+
+/// The error type of a fn under `#[circuit_breaker]` or `#[timeout]` must be able to carry
+/// failfast's own rejections.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry a `failfast::Error`",
+    label = "the error type of this fn needs `From<failfast::Error>`",
+    note = "failfast returns its own rejections (breaker open, timed out) through your error type: add `impl From<failfast::Error> for {Self}` (with thiserror: a variant `#[error(transparent)] Failfast(#[from] failfast::Error)`)"
+)]
+pub trait FromFailfast: From<Error> {}
+impl<E: From<Error>> FromFailfast for E {}
+
+/// A parameter taken by value in a retried fn is cloned for each attempt.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is taken by value in a #[retry] fn, so it must be `Clone`",
+    label = "each attempt gets its own copy of this parameter",
+    note = "derive or implement `Clone` for it, or take it by reference (`&{Self}`)"
+)]
+pub trait CloneForRetry: Clone {}
+impl<T: Clone> CloneForRetry for T {}
+
+/// A fresh copy of a parameter for one attempt.
+#[inline]
+pub fn clone_for_retry<T: CloneForRetry>(value: &T) -> T {
+    value.clone()
+}
+
+/// The default `is_failure` and `retry_if`: every error.
+#[inline]
+pub fn every_error<E>(_: &E) -> bool {
+    true
+}
+
+/// The default `on_retry`: nothing.
+#[inline]
+pub fn no_hook<E>(_: &E, _: &RetryInfo) {}
+
+/// The value of `enabled = expr`.
+#[inline]
+pub fn enabled(flag: bool) -> bool {
+    flag
+}
+
+/// Runs a sync call under a permit and records its outcome; a panic records a failure
+/// and keeps unwinding.
+#[inline]
+pub fn run_sync<T, E>(
+    permit: Permit,
+    is_failure: impl Fn(&E) -> bool,
+    call: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    // The permit records a failure when it is dropped during a panic.
+    let result = call();
+    permit.record(&result, is_failure);
+    result
+}
+
+/// Runs an async call under a permit and records its outcome; a panic records a failure,
+/// a dropped future records nothing and gives back a half-open trial slot.
+#[inline]
+pub fn run_async<T, E, F, C>(permit: Permit, is_failure: C, fut: F) -> failfast_runtime::Guarded<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Fn(&E) -> bool,
+{
+    failfast_runtime::guard(permit, is_failure, fut)
+}
+
+/// The value of a rejected call when there is no fallback.
+#[inline]
+pub fn rejected<T, E: FromFailfast>(open: Error) -> Result<T, E> {
+    Err(E::from(open))
+}
+
+/// `#[timeout]`: the call, dropped at the deadline.
+#[inline]
+pub async fn timeout<T, E: FromFailfast, F: Future<Output = Result<T, E>>>(
+    after: Duration,
+    fut: F,
+) -> Result<T, E> {
+    failfast_runtime::timeout(after, fut).await
+}
+
+/// The wait between two attempts of an async fn.
+#[inline]
+pub async fn sleep(wait: Duration) {
+    tokio::time::sleep(wait).await
+}
+
+/// The wait between two attempts of a sync fn.
+#[inline]
+pub fn sleep_sync(wait: Duration) {
+    std::thread::sleep(wait)
+}
