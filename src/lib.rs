@@ -39,3 +39,8 @@ pub use failfast_runtime::*;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// Every code block of the README is a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
