@@ -115,7 +115,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().reset_after(), Duration::from_secs(60));
     /// ```
-    pub const fn reset_after(&self) -> std::time::Duration {
+    pub const fn reset_after(&self) -> Duration {
         self.reset
     }
 

@@ -1,1 +1,64 @@
-pub fn _x(){}
+//! The runtime of [failfast]: circuit breakers, a registry of named breakers, retries
+//! with exponential backoff and jitter, and timeouts. It knows nothing about the
+//! attribute macros and is usable by hand, with closures and futures.
+//!
+//! - [`Breaker`]: the circuit breaker state machine (Closed, Open, HalfOpen, plus the
+//!   manual ForcedOpen and Disabled). Ask it for a [`Permit`] before a call, report the
+//!   outcome through the permit; or let [`Breaker::call`] / [`Breaker::call_async`] do both.
+//! - [`registry()`]: the process-wide [`Registry`] of breakers by name, with metrics,
+//!   manual control and transition listeners.
+//! - [`RetryPolicy`], [`Backoff`], [`Retry`]: how many attempts and how long to wait;
+//!   [`retry`] and [`retry_async`] run the loop.
+//! - [`timeout`]: give up on a future.
+//!
+//! Time comes from tokio's clock: inside a runtime with paused time, `tokio::time::advance`
+//! moves breakers and retries forward, which keeps tests fast and exact.
+//!
+//! ```
+//! use failfast_runtime::{Breaker, BreakerConfig, Error, State};
+//! use std::time::Duration;
+//!
+//! let breaker = Breaker::new("inventory", BreakerConfig::new().failures(3).reset(Duration::from_secs(30)));
+//! for _ in 0..3 {
+//!     let _ = breaker.call(|| Err::<(), Error>(Error::Timeout { after: Duration::from_secs(1) }));
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//! match breaker.call(|| Ok::<_, Error>("never runs")) {
+//!     Err(Error::Open { retry_after, .. }) => assert!(retry_after <= Duration::from_secs(30)),
+//!     other => panic!("expected a rejection, got {other:?}"),
+//! }
+//! ```
+//!
+//! [failfast]: https://example.invalid/failfast
+#![deny(missing_docs)]
+
+mod backoff;
+mod breaker;
+mod clock;
+mod config;
+mod error;
+mod guard;
+mod listeners;
+mod metrics;
+mod permit;
+mod policy;
+mod registry;
+mod retry;
+mod spell;
+mod state;
+mod timeout;
+mod transition;
+
+pub use backoff::{Backoff, Jitter, RetryPolicy};
+pub use breaker::Breaker;
+pub use config::BreakerConfig;
+pub use error::{Error, is_open, not_open};
+pub use guard::{Guarded, guard};
+pub use listeners::Subscription;
+pub use metrics::Metrics;
+pub use permit::Permit;
+pub use registry::{Registry, registry};
+pub use retry::{Retry, RetryInfo, retry, retry_async};
+pub use state::State;
+pub use timeout::timeout;
+pub use transition::{Reason, Transition};

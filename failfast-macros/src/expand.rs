@@ -1,0 +1,416 @@
+//! Code generation: one fn per layer.
+//!
+//! The fn keeps its signature token for token; only its block is replaced. The user's
+//! block is emitted exactly once, innermost, inside a non-`move` closure (sync) or async
+//! block (async), so `return` and `?` leave the body only and every layer sees the result.
+//! Each layer is an expression of the fn's return type wrapping the one below it.
+//! Temporaries are `__failfast_*` identifiers on `Span::mixed_site()`, which user code can
+//! neither see nor shadow; every path starts at `::failfast::__private` (or the
+//! `crate = path` override).
+
+use crate::signature::FnSig;
+use crate::validate::{Breaker, Dur, Layer, LayerKind, Predicate, Retry, Timeout};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{ItemFn, LitInt, Path};
+
+/// What the layers share: the fn's shape.
+struct Cx<'a> {
+    sig: FnSig<'a>,
+    is_async: bool,
+    /// The return type with `impl Trait` erased, for `let` annotations.
+    ret: syn::Type,
+}
+
+/// The expression a layer wraps.
+enum Inner {
+    /// The user's body, still a callable: `|| { .. }` or `async { .. }`.
+    Body(TokenStream),
+    /// An expression of the return type (may `.await`).
+    Expr(TokenStream),
+}
+
+impl Inner {
+    /// An expression of the return type.
+    fn expr(self, cx: &Cx) -> TokenStream {
+        match self {
+            Inner::Body(body) if cx.is_async => quote!(#body.await),
+            Inner::Body(body) => quote!((#body)()),
+            Inner::Expr(expr) => expr,
+        }
+    }
+
+    /// A closure (sync) or a future (async) producing the return type.
+    fn callable(self, cx: &Cx) -> TokenStream {
+        match self {
+            Inner::Body(body) => body,
+            Inner::Expr(expr) if cx.is_async => quote!(async { #expr }),
+            Inner::Expr(expr) => quote!(|| #expr),
+        }
+    }
+}
+
+/// The annotated fn, expanded.
+pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = func;
+    let (outer, inner): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer));
+
+    let retried = layers
+        .iter()
+        .any(|layer| matches!(layer.kind, LayerKind::Retry(_)));
+    let body = {
+        let cx = Cx {
+            sig: FnSig::new(&sig),
+            is_async: sig.asyncness.is_some(),
+            ret: FnSig::new(&sig).anchor_type(),
+        };
+        let mut inner_expr = Inner::Body(body(&block, &cx));
+        for (index, layer) in layers.iter().enumerate().rev() {
+            let outside = &layers[..index];
+            let inside = &layers[index + 1..];
+            inner_expr = Inner::Expr(match &layer.kind {
+                LayerKind::Breaker(breaker) => {
+                    let in_retry = outside
+                        .iter()
+                        .any(|layer| matches!(layer.kind, LayerKind::Retry(_)));
+                    self::breaker(breaker, layer, in_retry, &cx, inner_expr)
+                }
+                LayerKind::Retry(retry) => {
+                    let breaker_inside = inside
+                        .iter()
+                        .take_while(|layer| !matches!(layer.kind, LayerKind::Retry(_)))
+                        .any(|layer| matches!(layer.kind, LayerKind::Breaker(_)));
+                    self::retry(retry, layer, breaker_inside, &cx, inner_expr)
+                }
+                LayerKind::Timeout(timeout) => self::timeout(timeout, layer, &cx, inner_expr),
+            });
+        }
+        inner_expr.expr(&cx)
+    };
+    if retried {
+        allow_unused_mut_on_cloned_params(&mut sig);
+    }
+
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #body
+        }
+    }
+}
+
+/// The user's block behind a typed "return edge": an unreachable `return` of the
+/// declared type comes first, so the closure or async block takes the fn's return type
+/// before the body is checked, and a mismatch is reported in the body against the
+/// user's return type (not at the attribute).
+fn body(block: &syn::Block, cx: &Cx) -> TokenStream {
+    let ret = &cx.ret;
+    let anchor = Ident::new("__failfast_anchor", Span::mixed_site());
+    let edge = quote_spanned! {cx.sig.return_span()=>
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
+        if false {
+            let #anchor: #ret = loop {};
+            return #anchor;
+        }
+    };
+    if cx.is_async {
+        quote!(async { #edge #block })
+    } else {
+        quote!(|| { #edge #block })
+    }
+}
+
+/// `#[circuit_breaker]`: ask the breaker, run the inner layers under a permit that
+/// records the outcome, or answer with the fallback / `Err(E::from(Error::Open))`.
+fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) -> TokenStream {
+    let p = private(&layer.krate, Span::call_site());
+    let site = Ident::new("__FAILFAST_SITE", Span::mixed_site());
+    let breaker = Ident::new("__failfast_breaker", Span::mixed_site());
+    let permit = Ident::new("__failfast_permit", Span::mixed_site());
+    let open = Ident::new("__failfast_open", Span::mixed_site());
+    let rejected = Ident::new("__failfast_rejected", Span::mixed_site());
+    let method = cx.sig.sig.ident.to_string();
+
+    let name = match (&b.name, cx.sig.receiver()) {
+        (Some(name), _) => quote!(#p::Name::Static(#name)),
+        (None, Some(_)) => quote! {
+            #p::Name::Method {
+                self_type: #p::core::any::type_name::<Self>(),
+                method: #method,
+            }
+        },
+        (None, None) => quote! {
+            #p::Name::Static(#p::core::concat!(#p::core::module_path!(), "::", #method))
+        },
+    };
+    let failures = b.failures.iter();
+    let reset = b.reset.iter().map(|reset| duration(reset, &p));
+    let probes = b.probes.iter();
+    let config = quote! {
+        #p::BreakerConfig::new()
+            #(.failures(#failures))*
+            #(.reset(#reset))*
+            #(.probes(#probes))*
+    };
+    let is_failure = predicate(b.is_failure.as_ref(), &p, 1);
+    let call = inner.callable(cx);
+    let mark = in_retry.then(|| quote!(#rejected = true;));
+    let (open_pattern, on_open) = match &b.fallback {
+        Some(fallback) => (quote!(_), fallback_call(fallback, cx)),
+        None => {
+            let p = private(&layer.krate, cx.sig.return_span());
+            (quote!(#open), quote_spanned!(cx.sig.return_span()=> #p::rejected(#open)))
+        }
+    };
+    let run = |permit: &dyn ToTokens, call: &dyn ToTokens| {
+        if cx.is_async {
+            quote!(#p::run_async(#permit, #is_failure, #call).await)
+        } else {
+            quote!(#p::run_sync(#permit, #is_failure, #call))
+        }
+    };
+    let site_and_breaker = quote! {
+        static #site: #p::Site = #p::Site::new();
+        let #breaker = #site.breaker(|| (#name, #config));
+    };
+    let Some(enabled) = &b.enabled else {
+        let run = run(&permit, &call);
+        return quote! {{
+            #site_and_breaker
+            match #breaker.acquire() {
+                #p::core::result::Result::Ok(#permit) => #run,
+                #p::core::result::Result::Err(#open_pattern) => {
+                    #mark
+                    #on_open
+                }
+            }
+        }};
+    };
+    // `enabled = expr`: decide on a permit first (a rejection leaves the block early
+    // with the fallback), then run the body once, with or without a permit.
+    let label = syn::Lifetime {
+        apostrophe: Span::mixed_site(),
+        ident: Ident::new("__failfast_breaker", Span::mixed_site()),
+    };
+    let held = format_ident!("__failfast_held", span = Span::mixed_site());
+    let body = Ident::new("__failfast_body", Span::mixed_site());
+    let run = run(&held, &body);
+    let call_plain = if cx.is_async {
+        quote!(#body.await)
+    } else {
+        quote!(#body())
+    };
+    let enabled = quote_spanned!(enabled.span()=> #p::enabled(#enabled));
+    quote! {
+        #label: {
+            #site_and_breaker
+            let #permit = if #enabled {
+                match #breaker.acquire() {
+                    #p::core::result::Result::Ok(#permit) => #p::core::option::Option::Some(#permit),
+                    #p::core::result::Result::Err(#open_pattern) => {
+                        #mark
+                        break #label #on_open;
+                    }
+                }
+            } else {
+                #p::core::option::Option::None
+            };
+            let #body = #call;
+            match #permit {
+                #p::core::option::Option::Some(#held) => #run,
+                #p::core::option::Option::None => #call_plain,
+            }
+        }
+    }
+}
+
+/// The fallback, called with the same receiver and arguments (`.await`ed on an async
+/// fn), spanned on the user's path so a signature mismatch is reported there.
+fn fallback_call(path: &Path, cx: &Cx) -> TokenStream {
+    let span = path.span();
+    let receiver = cx.sig.receiver().map(|receiver| receiver.self_token);
+    let args = cx
+        .sig
+        .params()
+        .filter_map(|param| crate::signature::plain_name(&param.pat));
+    let args = receiver
+        .iter()
+        .map(ToTokens::to_token_stream)
+        .chain(args.map(ToTokens::to_token_stream));
+    let callee = if receiver.is_some() && path.leading_colon.is_none() && path.segments.len() == 1
+    {
+        quote_spanned!(span=> Self::#path)
+    } else {
+        quote!(#path)
+    };
+    let wait = cx.is_async.then(|| quote_spanned!(span=> .await));
+    quote_spanned!(span=> #callee(#(#args),*) #wait)
+}
+
+/// `#[timeout]`: the inner layers as a future raced against the clock.
+fn timeout(t: &Timeout, layer: &Layer, cx: &Cx, inner: Inner) -> TokenStream {
+    let p = private(&layer.krate, cx.sig.return_span());
+    let after = duration(&t.after, &private(&layer.krate, Span::call_site()));
+    let future = inner.callable(cx);
+    quote_spanned!(cx.sig.return_span()=> #p::timeout(#after, #future).await)
+}
+
+/// `#[retry]`: a loop that runs the inner layers, asks the stepper whether to go again,
+/// and waits. By-value parameters are cloned for each attempt.
+fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) -> TokenStream {
+    let p = private(&layer.krate, Span::call_site());
+    let policy = Ident::new("__failfast_policy", Span::mixed_site());
+    let stepper = Ident::new("__failfast_retry", Span::mixed_site());
+    let result = Ident::new("__failfast_result", Span::mixed_site());
+    let wait = Ident::new("__failfast_wait", Span::mixed_site());
+    let rejected = Ident::new("__failfast_rejected", Span::mixed_site());
+    let ret = &cx.ret;
+
+    let attempts = r.attempts.iter();
+    let delay = r.delay.iter().map(|d| duration(d, &p));
+    let factor = r.factor.iter();
+    let max_delay = r.max_delay.iter().map(|d| duration(d, &p));
+    let jitter = r.jitter.iter().map(|j| quote!(#p::Jitter::#j));
+    let deadline = r.deadline.iter().map(|d| duration(d, &p));
+    let retry_if = predicate(r.retry_if.as_ref(), &p, 1);
+    let on_retry = match &r.on_retry {
+        Some(hook) => predicate(Some(hook), &p, 2),
+        None => quote!(#p::no_hook),
+    };
+
+    let clone = private(&layer.krate, Span::call_site());
+    let clones = cx.sig.owned_bindings().into_iter().map(|binding| {
+        let ident = binding.ident;
+        let mutability = binding.mutable.then(|| quote!(mut));
+        let clone_for_retry = quote_spanned!(binding.span=> #clone::clone_for_retry);
+        quote_spanned!(binding.span=> let #mutability #ident = #clone_for_retry(&#ident);)
+    });
+    let clones: Vec<TokenStream> = clones.collect();
+    let attempt = inner.expr(cx);
+    let attempt = if clones.is_empty() {
+        attempt
+    } else {
+        quote!({ #(#clones)* #attempt })
+    };
+    let (flag, stop) = if breaker_inside {
+        (quote!(let mut #rejected = false;), quote!(#rejected))
+    } else {
+        (quote!(), quote!(false))
+    };
+    let sleep = if cx.is_async {
+        quote!(#p::sleep(#wait).await)
+    } else {
+        quote!(#p::sleep_sync(#wait))
+    };
+    quote! {{
+        let #policy = #p::RetryPolicy::new()
+            #(.attempts(#attempts))*
+            #(.delay(#delay))*
+            #(.factor(#factor))*
+            #(.max_delay(#max_delay))*
+            #(.jitter(#jitter))*
+            #(.deadline(#deadline))*;
+        let mut #stepper = #p::Retry::new(&#policy);
+        loop {
+            #flag
+            let #result: #ret = #attempt;
+            match #stepper.next(&#result, #stop, #retry_if, #on_retry) {
+                #p::core::option::Option::Some(#wait) => #sleep,
+                #p::core::option::Option::None => break #result,
+            }
+        }
+    }}
+}
+
+/// A user predicate as a closure over references (`is_failure`, `retry_if`: one
+/// argument; `on_retry`: two), or failfast's default "every error".
+fn predicate(user: Option<&Predicate>, p: &TokenStream, arity: usize) -> TokenStream {
+    match user {
+        None => quote!(#p::every_error),
+        Some(Predicate::Closure(closure)) => closure.to_token_stream(),
+        Some(Predicate::Path(path)) => {
+            let args: Vec<Ident> = (0..arity)
+                .map(|i| format_ident!("__failfast_arg{}", i, span = Span::mixed_site()))
+                .collect();
+            let call = quote_spanned!(path.span()=> #path(#(#args),*));
+            quote!(|#(#args: &_),*| #call)
+        }
+    }
+}
+
+/// A duration argument as an expression of type `Duration`.
+fn duration(d: &Dur, p: &TokenStream) -> TokenStream {
+    match d {
+        Dur::Nanos(nanos, span) => {
+            let nanos = LitInt::new(&format!("{nanos}u64"), *span);
+            quote_spanned!(*span=> #p::core::time::Duration::from_nanos(#nanos))
+        }
+        Dur::Expr(expr) => expr.to_token_stream(),
+    }
+}
+
+/// `<krate>::__private`, every token on `span`.
+fn private(krate: &Path, span: Span) -> TokenStream {
+    let tokens = quote!(#krate::__private);
+    respan(tokens, span)
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut new = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                token = TokenTree::Group(new);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+/// A retried fn reads its by-value parameters only to clone them, so a `mut` on the
+/// parameter itself is unused (the per-attempt copy carries the `mut`).
+fn allow_unused_mut_on_cloned_params(sig: &mut syn::Signature) {
+    for arg in &mut sig.inputs {
+        if let syn::FnArg::Typed(param) = arg {
+            if matches!(*param.ty, syn::Type::Reference(_)) {
+                continue;
+            }
+            if has_mut_binding(&param.pat) {
+                param
+                    .attrs
+                    .push(syn::parse_quote_spanned!(Span::mixed_site()=> #[allow(unused_mut)]));
+            }
+        }
+    }
+}
+
+fn has_mut_binding(pat: &syn::Pat) -> bool {
+    let mut found = false;
+    let mut visitor = MutFinder(&mut found);
+    syn::visit::Visit::visit_pat(&mut visitor, pat);
+    found
+}
+
+struct MutFinder<'a>(&'a mut bool);
+
+impl<'ast> syn::visit::Visit<'ast> for MutFinder<'_> {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        if pat.mutability.is_some() && pat.by_ref.is_none() {
+            *self.0 = true;
+        }
+        syn::visit::visit_pat_ident(self, pat);
+    }
+}

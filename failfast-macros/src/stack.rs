@@ -1,0 +1,218 @@
+//! The stack: the outermost failfast attribute expands all of them at once.
+//!
+//! Attribute macros run top-down, each on the fn as the previous one left it, so the
+//! attribute written on top would otherwise end up innermost. The outermost one therefore
+//! takes the failfast attributes below it off the fn and builds every layer itself, in
+//! written order: the one on top wraps the ones below it. This also lets a retry see
+//! that the breaker inside it rejected the call, so it never retries that rejection.
+
+use crate::args::Attr;
+use crate::errors::Errors;
+use crate::expand;
+use crate::validate::{self, RawLayer};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Attribute, ItemFn, Meta};
+
+/// Entry point of all three attributes.
+pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => return not_a_fn(attr, item),
+    };
+    let mut errors = Errors::default();
+    let mut raw = vec![RawLayer {
+        attr,
+        span: Span::call_site(),
+        args,
+    }];
+    func.attrs.retain(|attribute| match stacked(attribute) {
+        Some(attr) => {
+            if let Some(layer) = raw_layer(attr, attribute, &mut errors) {
+                raw.push(layer);
+            }
+            false
+        }
+        None => true,
+    });
+    let layers: Vec<validate::Layer> = raw
+        .into_iter()
+        .filter_map(|raw| validate::layer(raw, &mut errors))
+        .collect();
+    if errors.is_empty() {
+        validate::item(&layers, &func, &mut errors);
+    }
+    match errors.into_result() {
+        Ok(()) => expand::function(func, &layers),
+        Err(error) => {
+            // The fn as written keeps name resolution and the IDE working, and keeps
+            // errors about the arguments from drowning in errors about missing items.
+            let error = error.to_compile_error();
+            quote!(#func #error)
+        }
+    }
+}
+
+/// Which failfast attribute `attribute` is, if it is one: `retry`, `failfast::retry`,
+/// `::failfast::retry`.
+fn stacked(attribute: &Attribute) -> Option<Attr> {
+    if !matches!(attribute.style, syn::AttrStyle::Outer) {
+        return None;
+    }
+    let path = attribute.path();
+    let last = path.segments.last()?;
+    let ours = match path.segments.len() {
+        1 => path.leading_colon.is_none(),
+        2 => path.segments[0].ident == "failfast",
+        _ => false,
+    };
+    if !ours || !last.arguments.is_none() {
+        return None;
+    }
+    Attr::ALL.into_iter().find(|attr| last.ident == attr.name())
+}
+
+fn raw_layer(attr: Attr, attribute: &Attribute, errors: &mut Errors) -> Option<RawLayer> {
+    let span = attribute.path().span();
+    let args = match &attribute.meta {
+        Meta::Path(_) => TokenStream::new(),
+        Meta::List(list) => list.tokens.clone(),
+        Meta::NameValue(pair) => {
+            errors.error(
+                pair.eq_token.span,
+                format!(
+                    "write the arguments of #[{}] in parentheses: #[{}]",
+                    attr.name(),
+                    match attr {
+                        Attr::CircuitBreaker => "circuit_breaker(\"sales_api\", failures = 5)",
+                        Attr::Retry => "retry(attempts = 3)",
+                        Attr::Timeout => "timeout(\"3s\")",
+                    }
+                ),
+            );
+            return None;
+        }
+    };
+    Some(RawLayer { attr, span, args })
+}
+
+/// The attribute sits on something that is not a fn with a body.
+fn not_a_fn(attr: Attr, item: TokenStream) -> TokenStream {
+    let name = attr.name();
+    let (span, message) = if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+        (
+            method.sig.fn_token.span,
+            format!(
+                "#[{name}] needs a fn with a body; on a trait, put it on the method in each impl"
+            ),
+        )
+    } else if let Ok(item) = syn::parse2::<syn::Item>(item.clone()) {
+        let (span, what) = describe(&item);
+        let hint = if matches!(item, syn::Item::Impl(_) | syn::Item::Trait(_)) {
+            "; put it on each method that makes the remote call"
+        } else {
+            ""
+        };
+        (span, format!("#[{name}] can only be used on a fn, not on {what}{hint}"))
+    } else {
+        (Span::call_site(), format!("#[{name}] can only be used on a fn"))
+    };
+    let error = syn::Error::new(span, message).to_compile_error();
+    quote!(#item #error)
+}
+
+/// The keyword of an item, and what to call it in a message.
+fn describe(item: &syn::Item) -> (Span, &'static str) {
+    use syn::Item;
+    match item {
+        Item::Struct(item) => (item.struct_token.span, "a struct"),
+        Item::Enum(item) => (item.enum_token.span, "an enum"),
+        Item::Union(item) => (item.union_token.span, "a union"),
+        Item::Impl(item) => (item.impl_token.span, "an impl block"),
+        Item::Trait(item) => (item.trait_token.span, "a trait"),
+        Item::Mod(item) => (item.mod_token.span, "a module"),
+        Item::Const(item) => (item.const_token.span, "a const"),
+        Item::Static(item) => (item.static_token.span, "a static"),
+        Item::Type(item) => (item.type_token.span, "a type alias"),
+        Item::Use(item) => (item.use_token.span, "a use declaration"),
+        Item::ExternCrate(item) => (item.extern_token.span, "an extern crate"),
+        Item::ForeignMod(item) => (item.abi.extern_token.span, "an extern block"),
+        Item::Macro(item) => (item.mac.path.span(), "a macro invocation"),
+        other => (other.to_token_stream().into_iter().next().map_or_else(Span::call_site, |t| t.span()), "this item"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(attr: Attr, args: TokenStream, item: TokenStream) -> String {
+        expand(attr, args, item).to_string()
+    }
+
+    #[test]
+    fn stack_is_absorbed_and_other_attributes_kept() {
+        let out = expand_str(
+            Attr::Retry,
+            quote!(attempts = 2),
+            quote! {
+                /// docs
+                #[inline]
+                #[circuit_breaker("x")]
+                #[failfast::timeout("1s")]
+                #[other::retry]
+                async fn f() -> Result<(), E> { Ok(()) }
+            },
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("# [inline]"));
+        assert!(out.contains("# [doc = r\" docs\"]"));
+        assert!(out.contains("# [other :: retry]"), "{out}");
+        assert!(!out.contains("# [circuit_breaker"));
+        assert!(!out.contains("# [failfast :: timeout"));
+        assert!(out.contains("Site :: new"));
+        assert!(out.contains(":: timeout ("));
+    }
+
+    #[test]
+    fn errors_keep_the_fn_and_drop_the_stack() {
+        let out = expand_str(
+            Attr::Retry,
+            quote!(attemps = 2),
+            quote! {
+                #[circuit_breaker(failures = 0)]
+                fn f() -> Result<(), E> { Ok(()) }
+            },
+        );
+        assert!(out.contains("fn f () -> Result < () , E > { Ok (()) }"), "{out}");
+        assert!(!out.contains("# [circuit_breaker"));
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn not_a_fn_keeps_the_item() {
+        let out = expand_str(Attr::Retry, quote!(), quote!(struct S;));
+        assert!(out.starts_with("struct S ;"));
+        assert!(out.contains("#[retry] can only be used on a fn, not on a struct"));
+        let out = expand_str(Attr::Timeout, quote!("1s"), quote!(fn f(&self) -> Result<(), E>;));
+        assert!(out.contains("needs a fn with a body"));
+        let out = expand_str(Attr::Timeout, quote!("1s"), quote!(= garbage));
+        assert!(out.contains("can only be used on a fn"));
+    }
+
+    #[test]
+    fn body_is_emitted_once() {
+        for attr in [Attr::Retry, Attr::CircuitBreaker] {
+            let out = expand_str(
+                attr,
+                quote!(),
+                quote! {
+                    #[retry] #[circuit_breaker("b", enabled = flag(), fallback = fb)] #[timeout("1s")]
+                    async fn f(&self, a: String) -> Result<(), E> { unique_marker(); Ok(()) }
+                },
+            );
+            assert_eq!(out.matches("unique_marker").count(), 1, "{out}");
+        }
+    }
+}

@@ -1,0 +1,749 @@
+//! What the arguments mean, and whether the fn can carry the attributes.
+//!
+//! Turns the arguments as written (`args.rs`) into checked layers: numbers in range,
+//! duration strings parsed to nanoseconds, jitter names known, paths that are paths.
+//! Then checks the fn against the whole stack: it returns `Result`, a `#[timeout]` fn is
+//! async, a retried method borrows `self`, a fallback gets plain parameter names. Every
+//! problem is recorded; nothing stops at the first one.
+
+use crate::args::{example, Arg, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
+use crate::duration;
+use crate::errors::Errors;
+use crate::signature::{self, FnSig};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ItemFn, Lit, LitInt, LitStr, Path};
+
+/// One checked attribute of the stack.
+pub(crate) struct Layer {
+    pub(crate) attr: Attr,
+    /// The attribute itself, for errors about the attribute as a whole.
+    pub(crate) span: Span,
+    /// `::failfast`, or the `crate = path` override.
+    pub(crate) krate: Path,
+    pub(crate) kind: LayerKind,
+}
+
+pub(crate) enum LayerKind {
+    Breaker(Breaker),
+    Retry(Retry),
+    Timeout(Timeout),
+}
+
+pub(crate) struct Breaker {
+    /// Given name (a string literal or a `&'static str` expression); `None`: the default.
+    pub(crate) name: Option<Expr>,
+    pub(crate) failures: Option<LitInt>,
+    pub(crate) reset: Option<Dur>,
+    pub(crate) probes: Option<LitInt>,
+    pub(crate) is_failure: Option<Predicate>,
+    pub(crate) fallback: Option<Path>,
+    pub(crate) enabled: Option<Expr>,
+}
+
+pub(crate) struct Retry {
+    pub(crate) attempts: Option<LitInt>,
+    pub(crate) delay: Option<Dur>,
+    pub(crate) factor: Option<syn::LitFloat>,
+    pub(crate) max_delay: Option<Dur>,
+    /// `Full`, `Equal`, `Decorrelated` or `None`, spanned on the string.
+    pub(crate) jitter: Option<syn::Ident>,
+    pub(crate) deadline: Option<Dur>,
+    pub(crate) retry_if: Option<Predicate>,
+    pub(crate) on_retry: Option<Predicate>,
+}
+
+pub(crate) struct Timeout {
+    pub(crate) after: Dur,
+}
+
+/// A duration argument.
+pub(crate) enum Dur {
+    /// A checked duration string, in nanoseconds, with the literal's span.
+    Nanos(u64, Span),
+    /// Any other expression of type `Duration`, emitted as written.
+    Expr(Expr),
+}
+
+/// A user fn given by path (`is_failure = is_transient`) or a closure written in place.
+pub(crate) enum Predicate {
+    Path(Path),
+    Closure(Expr),
+}
+
+/// The attribute's arguments, still as tokens, plus where the attribute is.
+pub(crate) struct RawLayer {
+    pub(crate) attr: Attr,
+    pub(crate) span: Span,
+    pub(crate) args: proc_macro2::TokenStream,
+}
+
+/// Parses and checks one attribute's arguments.
+pub(crate) fn layer(raw: RawLayer, errors: &mut Errors) -> Option<Layer> {
+    let RawLayer { attr, span, args } = raw;
+    let (krate, kind) = match attr {
+        Attr::CircuitBreaker => {
+            let mut args: BreakerArgs = errors.ok(syn::parse2(args))?;
+            errors.append(std::mem::take(&mut args.errors));
+            let krate = krate(args.krate.take(), errors);
+            (krate, LayerKind::Breaker(breaker(args, errors)))
+        }
+        Attr::Retry => {
+            let mut args: RetryArgs = errors.ok(syn::parse2(args))?;
+            errors.append(std::mem::take(&mut args.errors));
+            let krate = krate(args.krate.take(), errors);
+            (krate, LayerKind::Retry(retry(args, errors)))
+        }
+        Attr::Timeout => {
+            let mut args: TimeoutArgs = errors.ok(syn::parse2(args))?;
+            errors.append(std::mem::take(&mut args.errors));
+            let krate = krate(args.krate.take(), errors);
+            let Some(after) = args.after else {
+                errors.error(
+                    span,
+                    "#[timeout] needs a duration: #[timeout(\"3s\")] or #[timeout(after = \"3s\")]",
+                );
+                return None;
+            };
+            let after = duration(&after, errors)?;
+            (krate, LayerKind::Timeout(Timeout { after }))
+        }
+    };
+    Some(Layer {
+        attr,
+        span,
+        krate,
+        kind,
+    })
+}
+
+fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
+    let name = args.name.and_then(|arg| match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(name),
+            ..
+        }) if name.value().trim().is_empty() => {
+            errors.error(name.span(), "the breaker's name cannot be empty");
+            None
+        }
+        Expr::Lit(ExprLit { lit, .. }) if !matches!(lit, Lit::Str(_)) => {
+            errors.error(
+                lit.span(),
+                "the breaker's name must be a string: name = \"sales_api\"",
+            );
+            None
+        }
+        _ => Some(arg.value),
+    });
+    Breaker {
+        name,
+        failures: args.failures.and_then(|arg| {
+            count(
+                &arg,
+                "the breaker opens after this many failures in a row",
+                errors,
+            )
+        }),
+        reset: args.reset.and_then(|arg| duration(&arg, errors)),
+        probes: args.probes.and_then(|arg| {
+            count(
+                &arg,
+                "a half-open breaker needs at least one trial call to decide whether to close",
+                errors,
+            )
+        }),
+        is_failure: args.is_failure.and_then(|arg| predicate(arg, errors)),
+        fallback: args.fallback.and_then(|arg| path(&arg, errors)),
+        enabled: args.enabled.and_then(|arg| match arg.value {
+            // `enabled = true` is the default: nothing to emit.
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(ref flag),
+                ..
+            }) if flag.value => None,
+            value => Some(value),
+        }),
+    }
+}
+
+fn retry(args: RetryArgs, errors: &mut Errors) -> Retry {
+    Retry {
+        attempts: args.attempts.and_then(|arg| {
+            count(
+                &arg,
+                "it counts every call, the first one included, so `attempts = 1` means no retry",
+                errors,
+            )
+        }),
+        delay: args.delay.and_then(|arg| duration(&arg, errors)),
+        factor: args.factor.and_then(|arg| factor(&arg, errors)),
+        max_delay: args.max_delay.and_then(|arg| duration(&arg, errors)),
+        jitter: args.jitter.and_then(|arg| jitter(&arg, errors)),
+        deadline: args.deadline.and_then(|arg| duration(&arg, errors)),
+        retry_if: args.retry_if.and_then(|arg| predicate(arg, errors)),
+        on_retry: args.on_retry.and_then(|arg| predicate(arg, errors)),
+    }
+}
+
+/// A whole number of at least 1 (`failures`, `probes`, `attempts`), emitted as `N_u32`.
+fn count(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Option<LitInt> {
+    let name = arg.key.name;
+    let int = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.error(minus.span, format!("`{name}` cannot be negative"));
+            return None;
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) if text.value().trim().parse::<u64>().is_ok() => {
+            errors.error(
+                text.span(),
+                format!(
+                    "`{name}` is a number, not a string: write `{name} = {}`",
+                    text.value().trim()
+                ),
+            );
+            return None;
+        }
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{name}` must be a whole number, like `{}`",
+                    example(name)
+                ),
+            );
+            return None;
+        }
+    };
+    if !matches!(int.suffix(), "" | "u8" | "u16" | "u32" | "u64" | "usize") {
+        errors.error(
+            int.span(),
+            format!(
+                "`{name}` is a plain number without a unit: `{name} = {}`",
+                int.base10_digits()
+            ),
+        );
+        return None;
+    }
+    match int.base10_parse::<u32>() {
+        Ok(0) => {
+            errors.error(
+                int.span(),
+                format!("`{name}` must be at least 1: {why_not_zero}"),
+            );
+            None
+        }
+        Ok(n) => Some(LitInt::new(&format!("{n}u32"), int.span())),
+        Err(_) => {
+            errors.error(
+                int.span(),
+                format!("`{name}` is too large: the largest value is {}", u32::MAX),
+            );
+            None
+        }
+    }
+}
+
+/// `factor`: a float or int literal, at least 1.0.
+fn factor(arg: &Arg, errors: &mut Errors) -> Option<syn::LitFloat> {
+    let (value, span) = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
+            (float.base10_parse::<f64>().ok(), float.span())
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.suffix().is_empty() => (int.base10_parse::<f64>().ok(), int.span()),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => (Some(-1.0), minus.span),
+        other => {
+            errors.error(
+                other.span(),
+                "`factor` must be a number, like `factor = 2.0` (2.0 doubles the wait after each retry)",
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(value) if value.is_finite() && value >= 1.0 => {
+            Some(syn::LitFloat::new(&format!("{value:?}f64"), span))
+        }
+        Some(value) if value.is_finite() => {
+            errors.error(
+                span,
+                "`factor` must be at least 1.0: it multiplies the wait after each retry \
+                 (1.0 keeps the wait fixed, 2.0 doubles it)",
+            );
+            None
+        }
+        _ => {
+            errors.error(span, "`factor` is too large");
+            None
+        }
+    }
+}
+
+fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
+    const NAMES: [(&str, &str); 4] = [
+        ("full", "Full"),
+        ("equal", "Equal"),
+        ("decorrelated", "Decorrelated"),
+        ("none", "None"),
+    ];
+    const EXPECTED: &str = "jitter is one of \"full\", \"equal\", \"decorrelated\", \"none\"";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
+        let lower = written.rsplit("::").next().unwrap_or("").trim().to_lowercase();
+        let hint = if NAMES.iter().any(|(name, _)| *name == lower) {
+            format!("write the jitter as a string: `jitter = \"{lower}\"`")
+        } else {
+            format!("write the jitter as a string: `jitter = \"full\"`; {EXPECTED}")
+        };
+        errors.error(arg.value.span(), hint);
+        return None;
+    };
+    let value = text.value();
+    match NAMES.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
+        None => {
+            let lower = value.to_lowercase();
+            let near = NAMES
+                .iter()
+                .map(|(name, _)| *name)
+                .find(|name| *name == lower || name.starts_with(&lower[..lower.len().min(3)]));
+            let suggestion = match near {
+                Some(name) if !lower.is_empty() => format!("; did you mean \"{name}\"?"),
+                _ => String::new(),
+            };
+            errors.error(
+                text.span(),
+                format!("unknown jitter \"{value}\"{suggestion} {EXPECTED}"),
+            );
+            None
+        }
+    }
+}
+
+/// A duration: a checked string, or an expression of type `Duration`.
+fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
+    let name = arg.key.name;
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match duration::parse(&text.value()) {
+            Ok(nanos) => Some(Dur::Nanos(nanos, text.span())),
+            Err(problem) => {
+                errors.error(
+                    text.span(),
+                    format!(
+                        "invalid duration \"{}\": {problem}; {}",
+                        text.value(),
+                        duration::HELP
+                    ),
+                );
+                None
+            }
+        },
+        Expr::Lit(ExprLit { lit, .. }) if matches!(lit, Lit::Int(_) | Lit::Float(_)) => {
+            let (digits, suffix) = match lit {
+                Lit::Int(int) => (int.base10_digits().to_owned(), int.suffix().to_owned()),
+                Lit::Float(float) => (float.base10_digits().to_owned(), float.suffix().to_owned()),
+                _ => (String::new(), String::new()),
+            };
+            let message = if !suffix.is_empty() && duration::parse(&format!("{digits}{suffix}")).is_ok() {
+                format!("write the duration as a string: `{name} = \"{digits}{suffix}\"`")
+            } else {
+                format!(
+                    "a bare number is not a duration: write a unit in a string, \
+                     like `{name} = \"{digits}ms\"` or `{name} = \"{digits}s\"`"
+                )
+            };
+            errors.error(lit.span(), message);
+            None
+        }
+        Expr::Lit(ExprLit { lit, .. }) => {
+            errors.error(
+                lit.span(),
+                format!(
+                    "`{name}` must be a duration, like `{}`, or an expression of type std::time::Duration",
+                    example(name)
+                ),
+            );
+            None
+        }
+        other => Some(Dur::Expr(other.clone())),
+    }
+}
+
+/// `is_failure`, `retry_if`, `on_retry`: a path to a fn, or a closure.
+fn predicate(arg: Arg, errors: &mut Errors) -> Option<Predicate> {
+    match arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => Some(Predicate::Path(path)),
+        closure @ Expr::Closure(_) => Some(Predicate::Closure(closure)),
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{}` takes the name of a fn (or a closure), like `{}`",
+                    arg.key.name,
+                    example(arg.key.name)
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn path(arg: &Arg, errors: &mut Errors) -> Option<Path> {
+    match &arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => Some(path.clone()),
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{}` takes the name of a fn, like `{}`",
+                    arg.key.name,
+                    example(arg.key.name)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `crate = ::path` or `crate = "path"`; `::failfast` when absent.
+fn krate(arg: Option<Arg>, errors: &mut Errors) -> Path {
+    let default = || syn::parse_quote!(::failfast);
+    let Some(arg) = arg else {
+        return default();
+    };
+    match &arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => path.clone(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match text.parse::<Path>() {
+            Ok(path) => path,
+            Err(_) => {
+                errors.error(text.span(), "`crate` must be a path, like `crate = ::failfast`");
+                default()
+            }
+        },
+        other => {
+            errors.error(other.span(), "`crate` must be a path, like `crate = ::failfast`");
+            default()
+        }
+    }
+}
+
+/// Checks the fn against the whole stack.
+pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
+    let Some(outermost) = layers.first() else {
+        return;
+    };
+    let sig = FnSig::new(&func.sig);
+    let attrs = stack_names(layers);
+    let need = if layers.len() == 1 { "needs" } else { "need" };
+
+    if let Some(constness) = &func.sig.constness {
+        errors.error(
+            constness.span,
+            format!("{attrs} cannot be used on a const fn: {} at run time", match outermost.attr {
+                Attr::Retry => "retrying waits and keeps state",
+                Attr::CircuitBreaker => "a breaker keeps state",
+                Attr::Timeout => "a timeout waits",
+            }),
+        );
+    }
+
+    match sig.return_type() {
+        None => errors.error(
+            func.sig.ident.span(),
+            format!(
+                "{attrs} {need} a fn that returns Result<T, E>, but `{}` returns nothing; \
+                 failfast learns that a call failed from its `Err` value",
+                func.sig.ident
+            ),
+        ),
+        Some(ty) if !signature::is_result(ty) => {
+            let written = quote::ToTokens::to_token_stream(ty).to_string().replace(" < ", "<").replace(" >", ">").replace(" , ", ", ");
+            let hint = if sig.is_async() || !matches!(ty, syn::Type::ImplTrait(_)) {
+                "failfast learns that a call failed from its `Err` value"
+            } else {
+                "write the fn as an `async fn` that returns Result<T, E>"
+            };
+            errors.error(
+                ty.span(),
+                format!("{attrs} {need} a fn that returns Result<T, E>, not `{written}`: {hint}"),
+            );
+        }
+        Some(_) => {}
+    }
+
+    for layer in layers {
+        match &layer.kind {
+            LayerKind::Timeout(_) if !sig.is_async() => errors.error(
+                layer.span,
+                "#[timeout] needs an async fn: a running thread cannot be stopped from outside, \
+                 so a sync fn cannot be timed out; make the fn async, or put the timeout on the \
+                 I/O itself (a socket read timeout, the HTTP client's timeout)",
+            ),
+            LayerKind::Retry(_) => {
+                if let Some(receiver) = sig.receiver().filter(|r| signature::receiver_by_value(r)) {
+                    errors.error(
+                        receiver.self_token.span,
+                        "a #[retry] method cannot take `self` by value: every attempt needs its \
+                         own `self`, and the first attempt would use it up; take `&self` or \
+                         `&mut self`",
+                    );
+                }
+            }
+            LayerKind::Breaker(breaker) if breaker.fallback.is_some() => {
+                for param in sig.params() {
+                    if signature::plain_name(&param.pat).is_none() {
+                        errors.error(
+                            param.pat.span(),
+                            "a fn with a `fallback` needs a plain name for each parameter, \
+                             because the fallback is called with the same arguments; name this \
+                             parameter and destructure it in the body",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut seen_unnamed = false;
+    let mut seen_names: Vec<String> = Vec::new();
+    for layer in layers {
+        if let LayerKind::Breaker(breaker) = &layer.kind {
+            let name = match &breaker.name {
+                Some(Expr::Lit(ExprLit {
+                    lit: Lit::Str(name),
+                    ..
+                })) => Some(name.value()),
+                Some(_) => continue,
+                None => None,
+            };
+            let repeated = match &name {
+                None => std::mem::replace(&mut seen_unnamed, true),
+                Some(name) if seen_names.contains(name) => true,
+                Some(name) => {
+                    seen_names.push(name.clone());
+                    false
+                }
+            };
+            if repeated {
+                errors.error(
+                    layer.span,
+                    "two #[circuit_breaker]s on one fn would share one breaker; give each its \
+                     own name: #[circuit_breaker(\"name\")]",
+                );
+            }
+        }
+    }
+}
+
+/// "#[retry]", "#[retry] and #[circuit_breaker]", ... for messages about the whole stack.
+fn stack_names(layers: &[Layer]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for layer in layers {
+        if !names.contains(&layer.attr.name()) {
+            names.push(layer.attr.name());
+        }
+    }
+    let names: Vec<String> = names.iter().map(|name| format!("#[{name}]")).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The literal of a string argument, for tests.
+#[cfg(test)]
+fn lit_str(arg: &Arg) -> Option<&LitStr> {
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => Some(text),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn check(attr: Attr, args: proc_macro2::TokenStream) -> (Option<Layer>, Vec<String>) {
+        let mut errors = Errors::default();
+        let layer = layer(
+            RawLayer {
+                attr,
+                span: Span::call_site(),
+                args,
+            },
+            &mut errors,
+        );
+        let messages = match errors.into_result() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (layer, messages)
+    }
+
+    #[test]
+    fn good_arguments() {
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(attempts = 4, delay = "50ms", factor = 3, jitter = "equal", deadline = LIMIT),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let Some(Layer {
+            kind: LayerKind::Retry(retry),
+            ..
+        }) = layer
+        else {
+            panic!("not a retry layer");
+        };
+        assert_eq!(retry.attempts.unwrap().to_string(), "4u32");
+        assert!(matches!(retry.delay, Some(Dur::Nanos(50_000_000, _))));
+        assert_eq!(retry.factor.unwrap().to_string(), "3.0f64");
+        assert_eq!(retry.jitter.unwrap().to_string(), "Equal");
+        assert!(matches!(retry.deadline, Some(Dur::Expr(_))));
+    }
+
+    #[test]
+    fn range_errors() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failures = 0, probes = 0));
+        assert!(errors[0].starts_with("`failures` must be at least 1"));
+        assert!(errors[1].starts_with("`probes` must be at least 1"));
+        let (_, errors) = check(Attr::Retry, quote!(attempts = 0, factor = 0.5));
+        assert!(errors[0].starts_with("`attempts` must be at least 1"));
+        assert!(errors[1].starts_with("`factor` must be at least 1.0"));
+        let (_, errors) = check(Attr::Retry, quote!(attempts = 99999999999, factor = -2.0));
+        assert!(errors[0].contains("too large"));
+        assert!(errors[1].starts_with("`factor` must be at least 1.0"));
+    }
+
+    #[test]
+    fn duration_errors() {
+        let (_, errors) = check(Attr::Retry, quote!(delay = 100, max_delay = 5s, deadline = "5 parsecs"));
+        assert_eq!(errors[0], "a bare number is not a duration: write a unit in a string, like `delay = \"100ms\"` or `delay = \"100s\"`");
+        assert_eq!(errors[1], "write the duration as a string: `max_delay = \"5s\"`");
+        assert!(errors[2].starts_with("invalid duration \"5 parsecs\": unknown unit `parsecs`;"));
+    }
+
+    #[test]
+    fn jitter_errors() {
+        let (_, errors) = check(Attr::Retry, quote!(jitter = "ful"));
+        assert_eq!(errors[0], "unknown jitter \"ful\"; did you mean \"full\"? jitter is one of \"full\", \"equal\", \"decorrelated\", \"none\"");
+        let (_, errors) = check(Attr::Retry, quote!(jitter = Jitter::Full));
+        assert_eq!(errors[0], "write the jitter as a string: `jitter = \"full\"`");
+    }
+
+    #[test]
+    fn timeout_needs_a_duration() {
+        let (layer, errors) = check(Attr::Timeout, quote!());
+        assert!(layer.is_none());
+        assert!(errors[0].starts_with("#[timeout] needs a duration"));
+        let (layer, errors) = check(Attr::Timeout, quote!("1m30s", crate = "my::ff"));
+        assert!(errors.is_empty());
+        let layer = layer.unwrap();
+        assert_eq!(quote::ToTokens::to_token_stream(&layer.krate).to_string(), "my :: ff");
+    }
+
+    #[test]
+    fn names() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(""));
+        assert_eq!(errors, ["the breaker's name cannot be empty"]);
+        let mut errors = Errors::default();
+        let args: BreakerArgs = syn::parse2(quote!("x")).unwrap();
+        assert_eq!(lit_str(args.name.as_ref().unwrap()).unwrap().value(), "x");
+        let _ = breaker(args, &mut errors);
+        assert!(errors.is_empty());
+    }
+
+    fn item_errors(layers: &[proc_macro2::TokenStream], func: proc_macro2::TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        let layers: Vec<Layer> = layers
+            .iter()
+            .map(|tokens| {
+                let attr: syn::Attribute = syn::parse_quote!(#[#tokens]);
+                let name = attr.path().get_ident().unwrap().to_string();
+                let attr = Attr::ALL.into_iter().find(|a| a.name() == name).unwrap();
+                let args = match attr_args(tokens) {
+                    Some(args) => args,
+                    None => quote!(),
+                };
+                layer(RawLayer { attr, span: Span::call_site(), args }, &mut errors).unwrap()
+            })
+            .collect();
+        let func: ItemFn = syn::parse2(func).unwrap();
+        item(&layers, &func, &mut errors);
+        match errors.into_result() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn attr_args(tokens: &proc_macro2::TokenStream) -> Option<proc_macro2::TokenStream> {
+        let attr: syn::Attribute = syn::parse_quote!(#[#tokens]);
+        match attr.meta {
+            syn::Meta::List(list) => Some(list.tokens),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn item_checks() {
+        let errors = item_errors(&[quote!(retry)], quote!(fn f() -> u8 { 1 }));
+        assert_eq!(errors, ["#[retry] needs a fn that returns Result<T, E>, not `u8`: failfast learns that a call failed from its `Err` value"]);
+        let errors = item_errors(&[quote!(retry), quote!(circuit_breaker)], quote!(fn f() {}));
+        assert!(errors[0].starts_with("#[retry] and #[circuit_breaker] need a fn that returns Result<T, E>, but `f` returns nothing"));
+        let errors = item_errors(&[quote!(timeout("1s"))], quote!(fn f() -> io::Result<()> { Ok(()) }));
+        assert!(errors[0].starts_with("#[timeout] needs an async fn"));
+        let errors = item_errors(&[quote!(retry)], quote!(fn f(self) -> Result<(), E> { Ok(()) }));
+        assert!(errors[0].starts_with("a #[retry] method cannot take `self` by value"));
+        let errors = item_errors(
+            &[quote!(circuit_breaker(fallback = fb))],
+            quote!(fn f((a, b): (u8, u8)) -> Result<(), E> { Ok(()) }),
+        );
+        assert!(errors[0].starts_with("a fn with a `fallback` needs a plain name"));
+        let errors = item_errors(
+            &[quote!(circuit_breaker), quote!(circuit_breaker)],
+            quote!(fn f() -> Result<(), E> { Ok(()) }),
+        );
+        assert!(errors[0].starts_with("two #[circuit_breaker]s on one fn"));
+        let errors = item_errors(
+            &[quote!(retry), quote!(circuit_breaker("a")), quote!(timeout("1s")), quote!(circuit_breaker("b"))],
+            quote!(async fn f(&self, x: String) -> Result<(), E> { Ok(()) }),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+}

@@ -1,0 +1,98 @@
+//! A future that reports its outcome to a breaker permit.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::Permit;
+
+/// Wraps `fut` so its outcome is recorded through `permit` when it completes:
+/// `permit.record(&result, is_failure)`. A panic while polling records a failure and
+/// keeps unwinding. Dropping the future before it completes cancels the permit (nothing
+/// is recorded; a half-open trial slot is given back).
+///
+/// This is what [`Breaker::call_async`](crate::Breaker::call_async) uses, exposed for
+/// code that acquires its permit itself (the attribute macros).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use failfast_runtime::{guard, Breaker, BreakerConfig};
+///
+/// let breaker = Breaker::new("db", BreakerConfig::new());
+/// let permit = breaker.acquire().unwrap();
+/// let rows: Result<u32, std::io::Error> = guard(permit, |_| true, async { Ok(3) }).await;
+/// assert_eq!(rows.unwrap(), 3);
+/// assert_eq!(breaker.metrics().successes, 1);
+/// # }
+/// ```
+pub fn guard<T, E, F, C>(permit: Permit, is_failure: C, fut: F) -> Guarded<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Fn(&E) -> bool,
+{
+    Guarded {
+        fut,
+        permit: Some(permit),
+        is_failure,
+    }
+}
+
+/// The future returned by [`guard`]. It is `Send` when `F` and `C` are.
+///
+/// ```
+/// use failfast_runtime::{guard, Breaker, BreakerConfig, Guarded};
+///
+/// fn assert_send<T: Send>(_: T) {}
+/// let permit = Breaker::new("db", BreakerConfig::new()).acquire().unwrap();
+/// let fut: Guarded<_, _> = guard(permit, |_: &()| true, async { Ok::<u8, ()>(1) });
+/// assert_send(fut);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Guarded<F, C> {
+    fut: F,
+    permit: Option<Permit>,
+    is_failure: C,
+}
+
+impl<T, E, F, C> Future for Guarded<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Fn(&E) -> bool,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self`, and
+        // `Guarded` has no `Drop` impl. `permit` and `is_failure` are never pinned, so
+        // handing out `&mut` to them is fine.
+        let this = unsafe { self.get_unchecked_mut() };
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => {
+                if let Some(permit) = this.permit.take() {
+                    permit.record(&result, &this.is_failure);
+                }
+                Poll::Ready(result)
+            }
+            Err(panic) => {
+                // Caught here because the executor drops a panicked task only after it
+                // has caught the panic, when the permit could no longer tell.
+                if let Some(permit) = this.permit.take() {
+                    permit.failure();
+                }
+                resume_unwind(panic)
+            }
+        }
+    }
+}
+
+impl<F, C> fmt::Debug for Guarded<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("permit", &self.permit)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,154 @@
+//! Named breakers, shared by every part of the program that uses the same name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::Mutex;
+
+use crate::listeners::Listeners;
+use crate::{Breaker, BreakerConfig, State, Subscription, Transition};
+
+/// The process-wide registry: the one the attribute macros register their breakers in.
+///
+/// ```
+/// use failfast_runtime::{registry, BreakerConfig};
+///
+/// let breaker = registry().breaker("doc_registry_fn", BreakerConfig::new());
+/// assert_eq!(registry().get("doc_registry_fn").unwrap().name(), breaker.name());
+/// ```
+pub fn registry() -> &'static Registry {
+    static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+    &REGISTRY
+}
+
+/// `FAILFAST_DISABLED=1` in the environment: new registered breakers start disabled.
+/// Read once, on first use.
+static DISABLED_BY_ENV: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("FAILFAST_DISABLED").is_some_and(|v| v == "1"));
+
+/// Breakers by name, and listeners of all their transitions.
+///
+/// Registering a name twice returns the same breaker. The first registration's config
+/// wins; a later, different config is kept as [`Breaker::conflict`] (the first one only),
+/// so it can be reported.
+///
+/// ```
+/// use failfast_runtime::{BreakerConfig, Registry};
+///
+/// let registry = Registry::new();
+/// registry.breaker("b", BreakerConfig::new());
+/// registry.breaker("a", BreakerConfig::new());
+/// let names: Vec<String> = registry.breakers().iter().map(|b| b.name().to_owned()).collect();
+/// assert_eq!(names, ["a", "b"]);
+/// ```
+pub struct Registry {
+    breakers: Mutex<BTreeMap<Arc<str>, Breaker>>,
+    listeners: Arc<Listeners>,
+}
+
+impl Registry {
+    /// An empty registry, separate from the process-wide [`registry()`].
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// assert!(Registry::new().breakers().is_empty());
+    /// ```
+    pub fn new() -> Registry {
+        Registry {
+            breakers: Mutex::new(BTreeMap::new()),
+            listeners: Arc::default(),
+        }
+    }
+
+    /// The breaker registered under `name`, if any.
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// assert!(Registry::new().get("nope").is_none());
+    /// ```
+    pub fn get(&self, name: &str) -> Option<Breaker> {
+        self.breakers.lock().get(name).cloned()
+    }
+
+    /// Every registered breaker, sorted by name.
+    ///
+    /// ```
+    /// use failfast_runtime::{BreakerConfig, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// registry.breaker("db", BreakerConfig::new());
+    /// assert_eq!(registry.breakers().len(), 1);
+    /// ```
+    pub fn breakers(&self) -> Vec<Breaker> {
+        self.breakers.lock().values().cloned().collect()
+    }
+
+    /// The breaker named `name`, registered with `config` if it is new.
+    ///
+    /// An existing breaker keeps its config; if `config` differs, the first such
+    /// difference is recorded as its [`conflict`](Breaker::conflict). A new breaker
+    /// starts `Disabled` when the environment has `FAILFAST_DISABLED=1`.
+    ///
+    /// ```
+    /// use failfast_runtime::{BreakerConfig, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let a = registry.breaker("db", BreakerConfig::new().failures(3));
+    /// let b = registry.breaker("db", BreakerConfig::new().failures(7));
+    /// assert_eq!(b.config().failures_threshold(), 3);
+    /// assert_eq!(a.conflict().unwrap().failures_threshold(), 7);
+    /// ```
+    pub fn breaker(&self, name: impl Into<Arc<str>>, config: BreakerConfig) -> Breaker {
+        let name = name.into();
+        let mut breakers = self.breakers.lock();
+        if let Some(existing) = breakers.get(&name) {
+            if existing.config() != config {
+                existing.note_conflict(config);
+            }
+            return existing.clone();
+        }
+        let initial = if *DISABLED_BY_ENV {
+            State::Disabled
+        } else {
+            State::Closed
+        };
+        let breaker = Breaker::build(name.clone(), config, initial, Some(self.listeners.clone()));
+        breakers.insert(name, breaker.clone());
+        breaker
+    }
+
+    /// Calls `f` with every transition of every breaker in this registry, once each
+    /// (in order per breaker), after the breaker's lock is released.
+    ///
+    /// ```
+    /// use failfast_runtime::{BreakerConfig, Registry};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let registry = Registry::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// registry.subscribe(move |t| log.lock().unwrap().push(t.name.to_string()));
+    /// registry.breaker("db", BreakerConfig::new()).force_open();
+    /// assert_eq!(*seen.lock().unwrap(), ["db"]);
+    /// ```
+    pub fn subscribe(&self, f: impl Fn(&Transition) + Send + Sync + 'static) -> Subscription {
+        self.listeners.add(f)
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.breakers.lock().values())
+            .finish()
+    }
+}
