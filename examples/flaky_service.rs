@@ -56,14 +56,19 @@ async fn request(n: u32) {
         .get("recommendations")
         .map(|b| b.state().to_string())
         .unwrap_or_default();
-    println!("request {n:>2}: {result:<40} reached the service {reached}x, breaker {state}",
-        result = format!("{result:?}"));
+    println!(
+        "request {n:>2}: {result:<40} reached the service {reached}x, breaker {state}",
+        result = format!("{result:?}")
+    );
 }
 
 #[tokio::main]
 async fn main() {
     failfast::registry().subscribe(|t| {
-        println!("           -- breaker `{}`: {} -> {} ({:?})", t.name, t.from, t.to, t.reason);
+        println!(
+            "           -- breaker `{}`: {} -> {} ({:?})",
+            t.name, t.from, t.to, t.reason
+        );
     });
 
     println!("The service is up.");
@@ -90,7 +95,9 @@ async fn main() {
     request(8).await;
     request(9).await;
 
-    let breaker = failfast::registry().get("recommendations").expect("registered on first call");
+    let breaker = failfast::registry()
+        .get("recommendations")
+        .expect("registered on first call");
     let m = breaker.metrics();
     println!(
         "Totals: {} calls, {} successes, {} failures, {} rejections; {} requests reached the service.",

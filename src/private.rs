@@ -6,7 +6,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use ::core;
-pub use failfast_runtime::{Breaker, BreakerConfig, Error, Permit, Retry, RetryInfo, RetryPolicy};
+pub use failfast_runtime::{
+    Breaker, BreakerConfig, Error, Jitter, Permit, Retry, RetryInfo, RetryPolicy,
+};
 
 /// The breaker of one annotated fn: looked up in the registry on its first call, then kept.
 pub struct Site(OnceLock<Breaker>);
@@ -19,7 +21,10 @@ impl Site {
     }
 
     /// The site's breaker: registered under `name` with `config` on the first call.
-    pub fn breaker(&'static self, init: impl FnOnce() -> (Name, BreakerConfig)) -> &'static Breaker {
+    pub fn breaker(
+        &'static self,
+        init: impl FnOnce() -> (Name, BreakerConfig),
+    ) -> &'static Breaker {
         self.0.get_or_init(|| {
             let (name, config) = init();
             failfast_runtime::registry().breaker(name.resolve(), config)
@@ -112,7 +117,11 @@ pub fn run_sync<T, E>(
 /// Runs an async call under a permit and records its outcome; a panic records a failure,
 /// a dropped future records nothing and gives back a half-open trial slot.
 #[inline]
-pub fn run_async<T, E, F, C>(permit: Permit, is_failure: C, fut: F) -> failfast_runtime::Guarded<F, C>
+pub fn run_async<T, E, F, C>(
+    permit: Permit,
+    is_failure: C,
+    fut: F,
+) -> failfast_runtime::Guarded<F, C>
 where
     F: Future<Output = Result<T, E>>,
     C: Fn(&E) -> bool,

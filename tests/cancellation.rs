@@ -42,7 +42,11 @@ async fn a_dropped_trial_call_gives_its_permit_back() {
     assert_eq!(breaker.state(), State::Closed);
     assert_eq!(HANGING_CALLS.load(SeqCst), 3);
     let m = breaker.metrics();
-    assert_eq!((m.successes, m.failures), (1, 1), "a cancelled call is neither");
+    assert_eq!(
+        (m.successes, m.failures),
+        (1, 1),
+        "a cancelled call is neither"
+    );
 }
 
 static PANIC_CALLS: AtomicU32 = AtomicU32::new(0);
@@ -85,13 +89,27 @@ async fn panics_async(panic: bool) -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_a_spawned_async_trial_call_reopens_the_breaker() {
-    assert!(tokio::spawn(panics_async(true)).await.unwrap_err().is_panic());
+    assert!(
+        tokio::spawn(panics_async(true))
+            .await
+            .unwrap_err()
+            .is_panic()
+    );
     let breaker = registry().get("cancel::panic_async").unwrap();
     assert_eq!(breaker.state(), State::Open);
-    assert_eq!(breaker.metrics().failures, 1, "the task's panic was caught by tokio, and still counted");
+    assert_eq!(
+        breaker.metrics().failures,
+        1,
+        "the task's panic was caught by tokio, and still counted"
+    );
 
     advance(Duration::from_secs(10)).await;
-    assert!(tokio::spawn(panics_async(true)).await.unwrap_err().is_panic());
+    assert!(
+        tokio::spawn(panics_async(true))
+            .await
+            .unwrap_err()
+            .is_panic()
+    );
     assert_eq!(breaker.state(), State::Open, "the failed trial reopened it");
     advance(Duration::from_secs(10)).await;
     assert_eq!(panics_async(false).await, Ok(()));

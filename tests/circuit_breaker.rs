@@ -26,7 +26,9 @@ async fn closed_open_half_open_closed() {
     assert_eq!(lifecycle(true).await, Err(ApiError::Down));
     assert_eq!(lifecycle(true).await, Err(ApiError::Down));
     assert_eq!(lifecycle(false).await, Ok(7));
-    let breaker = registry().get("cb::lifecycle").expect("listed after its first call");
+    let breaker = registry()
+        .get("cb::lifecycle")
+        .expect("listed after its first call");
     assert_eq!(breaker.state(), State::Closed);
 
     // Three in a row open it.
@@ -37,9 +39,15 @@ async fn closed_open_half_open_closed() {
     assert_eq!(calls(), 6);
 
     // Open: rejected without calling the fn, with the time left until the trial call.
-    assert_eq!(lifecycle(false).await, Err(open("cb::lifecycle", Duration::from_secs(10))));
+    assert_eq!(
+        lifecycle(false).await,
+        Err(open("cb::lifecycle", Duration::from_secs(10)))
+    );
     advance(Duration::from_secs(4)).await;
-    assert_eq!(lifecycle(false).await, Err(open("cb::lifecycle", Duration::from_secs(6))));
+    assert_eq!(
+        lifecycle(false).await,
+        Err(open("cb::lifecycle", Duration::from_secs(6)))
+    );
     assert_eq!(calls(), 6);
 
     // After `reset` one trial call goes through; it fails, so the breaker reopens for
@@ -49,7 +57,10 @@ async fn closed_open_half_open_closed() {
     assert_eq!(calls(), 7);
     assert_eq!(breaker.state(), State::Open);
     advance(Duration::from_secs(9)).await;
-    assert_eq!(lifecycle(false).await, Err(open("cb::lifecycle", Duration::from_secs(1))));
+    assert_eq!(
+        lifecycle(false).await,
+        Err(open("cb::lifecycle", Duration::from_secs(1)))
+    );
     assert_eq!(calls(), 7);
 
     // The next trial succeeds and closes it.
@@ -71,7 +82,10 @@ async fn closed_open_half_open_closed() {
         ]
     );
     let m = breaker.metrics();
-    assert_eq!((m.calls, m.successes, m.failures, m.rejections), (12, 3, 6, 3));
+    assert_eq!(
+        (m.calls, m.successes, m.failures, m.rejections),
+        (12, 3, 6, 3)
+    );
     let last = m.last_transition.expect("it has moved");
     assert_eq!((last.from, last.to), (HalfOpen, Closed));
 }
@@ -110,7 +124,10 @@ async fn half_open_lets_exactly_probes_trial_calls_through() {
     assert_eq!(breaker.state(), State::HalfOpen);
     second.await.unwrap().unwrap();
     assert_eq!(breaker.state(), State::Closed);
-    assert_eq!(seen.take().last(), Some(&(State::HalfOpen, State::Closed, Reason::ProbesSucceeded)));
+    assert_eq!(
+        seen.take().last(),
+        Some(&(State::HalfOpen, State::Closed, Reason::ProbesSucceeded))
+    );
 }
 
 static CLASSIFIED_CALLS: AtomicU32 = AtomicU32::new(0);
@@ -124,13 +141,19 @@ async fn classified(error: ApiError) -> Result<(), ApiError> {
 #[tokio::test(start_paused = true)]
 async fn errors_that_is_failure_rejects_count_as_successes_and_are_returned() {
     for _ in 0..5 {
-        assert_eq!(classified(ApiError::BadRequest).await, Err(ApiError::BadRequest));
+        assert_eq!(
+            classified(ApiError::BadRequest).await,
+            Err(ApiError::BadRequest)
+        );
     }
     let breaker = registry().get("cb::is_failure").unwrap();
     assert_eq!(breaker.state(), State::Closed);
     // A bad request between two failures breaks the run of consecutive failures.
     assert_eq!(classified(ApiError::Down).await, Err(ApiError::Down));
-    assert_eq!(classified(ApiError::BadRequest).await, Err(ApiError::BadRequest));
+    assert_eq!(
+        classified(ApiError::BadRequest).await,
+        Err(ApiError::BadRequest)
+    );
     assert_eq!(classified(ApiError::Down).await, Err(ApiError::Down));
     assert_eq!(breaker.state(), State::Closed);
     assert_eq!(classified(ApiError::Down).await, Err(ApiError::Down));
@@ -145,7 +168,11 @@ static FALLBACK_CALLS: AtomicU32 = AtomicU32::new(0);
 #[circuit_breaker("cb::fallback", failures = 1, fallback = cached_invoices)]
 async fn invoices(customer: u32) -> Result<Vec<u32>, ApiError> {
     FALLBACK_CALLS.fetch_add(1, SeqCst);
-    if customer == 0 { Err(ApiError::Down) } else { Ok(vec![customer, 1]) }
+    if customer == 0 {
+        Err(ApiError::Down)
+    } else {
+        Ok(vec![customer, 1])
+    }
 }
 
 async fn cached_invoices(customer: u32) -> Result<Vec<u32>, ApiError> {
@@ -154,11 +181,26 @@ async fn cached_invoices(customer: u32) -> Result<Vec<u32>, ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn the_fallback_answers_while_the_breaker_is_open() {
-    assert_eq!(invoices(4).await, Ok(vec![4, 1]), "closed: the real fn answers");
-    assert_eq!(invoices(0).await, Err(ApiError::Down), "the fallback never hides a real error");
-    assert_eq!(invoices(4).await, Ok(vec![4, 0]), "open: the fallback answers, with the same args");
+    assert_eq!(
+        invoices(4).await,
+        Ok(vec![4, 1]),
+        "closed: the real fn answers"
+    );
+    assert_eq!(
+        invoices(0).await,
+        Err(ApiError::Down),
+        "the fallback never hides a real error"
+    );
+    assert_eq!(
+        invoices(4).await,
+        Ok(vec![4, 0]),
+        "open: the fallback answers, with the same args"
+    );
     assert_eq!(FALLBACK_CALLS.load(SeqCst), 2);
-    assert_eq!(registry().get("cb::fallback").unwrap().metrics().rejections, 1);
+    assert_eq!(
+        registry().get("cb::fallback").unwrap().metrics().rejections,
+        1
+    );
 }
 
 static SHARED_CALLS: AtomicU32 = AtomicU32::new(0);
@@ -179,10 +221,20 @@ fn create_order() -> Result<(), ApiError> {
 async fn fns_naming_the_same_key_share_one_breaker() {
     assert_eq!(list_orders().await, Err(ApiError::Down));
     assert_eq!(create_order(), Err(ApiError::Down));
-    assert!(matches!(list_orders().await, Err(ApiError::Failfast(failfast::Error::Open { .. }))));
-    assert!(matches!(create_order(), Err(ApiError::Failfast(failfast::Error::Open { .. }))));
+    assert!(matches!(
+        list_orders().await,
+        Err(ApiError::Failfast(failfast::Error::Open { .. }))
+    ));
+    assert!(matches!(
+        create_order(),
+        Err(ApiError::Failfast(failfast::Error::Open { .. }))
+    ));
     assert_eq!(SHARED_CALLS.load(SeqCst), 2);
-    let names: Vec<String> = registry().breakers().iter().map(|b| b.name().to_owned()).collect();
+    let names: Vec<String> = registry()
+        .breakers()
+        .iter()
+        .map(|b| b.name().to_owned())
+        .collect();
     assert_eq!(names.iter().filter(|n| *n == "cb::shared").count(), 1);
 }
 
@@ -201,7 +253,11 @@ async fn enabled_false_makes_the_attribute_a_pass_through() {
     }
     assert_eq!(TOGGLED_CALLS.load(SeqCst), 4);
     if let Some(breaker) = registry().get("cb::disabled_by_flag") {
-        assert_eq!(breaker.metrics().calls, 0, "a disabled attribute records nothing");
+        assert_eq!(
+            breaker.metrics().calls,
+            0,
+            "a disabled attribute records nothing"
+        );
     }
 }
 
@@ -213,6 +269,8 @@ async fn default_named() -> Result<(), ApiError> {
 #[tokio::test(start_paused = true)]
 async fn the_default_name_is_module_and_fn() {
     let _ = default_named().await;
-    let breaker = registry().get("circuit_breaker::default_named").expect("module::fn");
+    let breaker = registry()
+        .get("circuit_breaker::default_named")
+        .expect("module::fn");
     assert_eq!(breaker.state(), State::Open);
 }

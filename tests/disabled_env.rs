@@ -24,5 +24,8 @@ fn failfast_disabled_disables_every_breaker() {
         assert_eq!(always_down(), Err(ApiError::Down));
     }
     assert_eq!(CALLS.load(SeqCst), 5, "every call reached the fn");
-    assert_eq!(registry().get("env::disabled").unwrap().state(), State::Disabled);
+    assert_eq!(
+        registry().get("env::disabled").unwrap().state(),
+        State::Disabled
+    );
 }

@@ -45,7 +45,13 @@ async fn stops_at_the_first_success() {
 
 static CAPPED_CALLS: AtomicU32 = AtomicU32::new(0);
 
-#[retry(attempts = 5, delay = "100ms", factor = 10.0, max_delay = "1s", jitter = "none")]
+#[retry(
+    attempts = 5,
+    delay = "100ms",
+    factor = 10.0,
+    max_delay = "1s",
+    jitter = "none"
+)]
 async fn capped() -> Result<(), ApiError> {
     CAPPED_CALLS.fetch_add(1, SeqCst);
     Err(ApiError::Down)
@@ -56,12 +62,21 @@ async fn max_delay_caps_each_wait() {
     let start = Instant::now();
     assert_eq!(capped().await, Err(ApiError::Down));
     assert_eq!(CAPPED_CALLS.load(SeqCst), 5);
-    assert_eq!(start.elapsed(), Duration::from_millis(100 + 1000 + 1000 + 1000));
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(100 + 1000 + 1000 + 1000)
+    );
 }
 
 static DEADLINE_CALLS: AtomicU32 = AtomicU32::new(0);
 
-#[retry(attempts = 10, delay = "1s", factor = 1.0, jitter = "none", deadline = "3500ms")]
+#[retry(
+    attempts = 10,
+    delay = "1s",
+    factor = 1.0,
+    jitter = "none",
+    deadline = "3500ms"
+)]
 async fn against_the_clock() -> Result<(), ApiError> {
     DEADLINE_CALLS.fetch_add(1, SeqCst);
     Err(ApiError::Down)
@@ -86,8 +101,15 @@ async fn selective(error: ApiError) -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn retry_if_chooses_which_errors_are_retried() {
-    assert_eq!(selective(ApiError::BadRequest).await, Err(ApiError::BadRequest));
-    assert_eq!(SELECTIVE_CALLS.load(SeqCst), 1, "a bad request is not retried");
+    assert_eq!(
+        selective(ApiError::BadRequest).await,
+        Err(ApiError::BadRequest)
+    );
+    assert_eq!(
+        SELECTIVE_CALLS.load(SeqCst),
+        1,
+        "a bad request is not retried"
+    );
     assert_eq!(selective(ApiError::Down).await, Err(ApiError::Down));
     assert_eq!(SELECTIVE_CALLS.load(SeqCst), 4);
 }
@@ -95,7 +117,10 @@ async fn retry_if_chooses_which_errors_are_retried() {
 static HOOK_LOG: Mutex<Vec<(u32, Duration, ApiError)>> = Mutex::new(Vec::new());
 
 fn log_retry(error: &ApiError, info: &RetryInfo) {
-    HOOK_LOG.lock().unwrap().push((info.attempt, info.delay, error.clone()));
+    HOOK_LOG
+        .lock()
+        .unwrap()
+        .push((info.attempt, info.delay, error.clone()));
 }
 
 #[retry(attempts = 3, delay = "50ms", jitter = "none", on_retry = log_retry)]
@@ -154,7 +179,11 @@ impl Client {
     #[retry(attempts = 3, delay = "1ms")]
     async fn fetch(&mut self, fail_until: u32) -> Result<u32, ApiError> {
         self.attempts_seen += 1;
-        if self.attempts_seen < fail_until { Err(ApiError::Down) } else { Ok(self.attempts_seen) }
+        if self.attempts_seen < fail_until {
+            Err(ApiError::Down)
+        } else {
+            Ok(self.attempts_seen)
+        }
     }
 }
 
@@ -178,5 +207,8 @@ fn sync_fns_wait_on_the_thread() {
     let start = std::time::Instant::now();
     assert_eq!(sync_flaky(), Err(ApiError::Down));
     assert_eq!(SYNC_CALLS.load(SeqCst), 3);
-    assert!(start.elapsed() >= Duration::from_millis(40), "two waits of 20ms");
+    assert!(
+        start.elapsed() >= Duration::from_millis(40),
+        "two waits of 20ms"
+    );
 }

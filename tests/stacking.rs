@@ -23,7 +23,9 @@ async fn hangs() -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn retry_over_breaker_over_timeout() {
-    let timed_out = ApiError::Failfast(Error::Timeout { after: Duration::from_secs(1) });
+    let timed_out = ApiError::Failfast(Error::Timeout {
+        after: Duration::from_secs(1),
+    });
     let start = Instant::now();
 
     // First request: three attempts, each cut at 1s, with 100ms and 200ms between them.
@@ -31,20 +33,33 @@ async fn retry_over_breaker_over_timeout() {
     assert_eq!(SLOW_CALLS.load(SeqCst), 3);
     assert_eq!(start.elapsed(), Duration::from_millis(3000 + 100 + 200));
     let breaker = registry().get("stack::retry_breaker_timeout").unwrap();
-    assert_eq!(breaker.metrics().failures, 3, "the breaker sees every attempt");
+    assert_eq!(
+        breaker.metrics().failures,
+        3,
+        "the breaker sees every attempt"
+    );
 
     // Second request: two more timeouts make five and open the breaker; after the 200ms
     // wait the third attempt is rejected, and the retry does not retry that rejection.
     let start = Instant::now();
     let result = hangs().await;
-    assert_eq!(result, Err(open("stack::retry_breaker_timeout", Duration::from_millis(30_000 - 200))));
+    assert_eq!(
+        result,
+        Err(open(
+            "stack::retry_breaker_timeout",
+            Duration::from_millis(30_000 - 200)
+        ))
+    );
     assert_eq!(SLOW_CALLS.load(SeqCst), 5);
     assert_eq!(breaker.state(), State::Open);
     assert_eq!(start.elapsed(), Duration::from_millis(2000 + 100 + 200));
 
     // While open, a request costs nothing: one rejection, no attempt, no wait.
     let start = Instant::now();
-    assert!(matches!(hangs().await, Err(ApiError::Failfast(Error::Open { .. }))));
+    assert!(matches!(
+        hangs().await,
+        Err(ApiError::Failfast(Error::Open { .. }))
+    ));
     assert_eq!(SLOW_CALLS.load(SeqCst), 5);
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(breaker.metrics().rejections, 2);
@@ -72,7 +87,10 @@ async fn breaker_over_retry_counts_one_outcome_per_call() {
     assert_eq!(INNER_CALLS.load(SeqCst), 6);
     assert_eq!(breaker.state(), State::Open);
 
-    assert_eq!(retried_inside().await, Err(open("stack::breaker_retry", Duration::from_secs(30))));
+    assert_eq!(
+        retried_inside().await,
+        Err(open("stack::breaker_retry", Duration::from_secs(30)))
+    );
     assert_eq!(INNER_CALLS.load(SeqCst), 6);
 }
 
@@ -89,7 +107,12 @@ async fn bounded() -> Result<(), ApiError> {
 #[tokio::test(start_paused = true)]
 async fn timeout_over_retry_bounds_every_attempt_together() {
     let start = Instant::now();
-    assert_eq!(bounded().await, Err(ApiError::Failfast(Error::Timeout { after: Duration::from_secs(1) })));
+    assert_eq!(
+        bounded().await,
+        Err(ApiError::Failfast(Error::Timeout {
+            after: Duration::from_secs(1)
+        }))
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(1));
     // Attempts at 0, 300, 600 and 900ms; the deadline hits during the next wait.
     assert_eq!(BOUNDED_CALLS.load(SeqCst), 4);
@@ -106,8 +129,15 @@ fn sync_stack() -> Result<(), ApiError> {
 
 #[test]
 fn sync_retry_over_breaker_stops_at_the_rejection() {
-    assert!(matches!(sync_stack(), Err(ApiError::Failfast(Error::Open { .. }))));
-    assert_eq!(SYNC_STACK_CALLS.load(SeqCst), 2, "two failures open it, the third try is rejected");
+    assert!(matches!(
+        sync_stack(),
+        Err(ApiError::Failfast(Error::Open { .. }))
+    ));
+    assert_eq!(
+        SYNC_STACK_CALLS.load(SeqCst),
+        2,
+        "two failures open it, the third try is rejected"
+    );
     let breaker = registry().get("stack::sync").unwrap();
     assert_eq!(breaker.metrics().rejections, 1);
 }

@@ -25,7 +25,12 @@ async fn a_call_within_the_deadline_returns_its_value() {
 #[tokio::test(start_paused = true)]
 async fn a_late_call_is_dropped_at_the_deadline() {
     let start = Instant::now();
-    assert_eq!(takes(10).await, Err(ApiError::Failfast(Error::Timeout { after: Duration::from_secs(3) })));
+    assert_eq!(
+        takes(10).await,
+        Err(ApiError::Failfast(Error::Timeout {
+            after: Duration::from_secs(3)
+        }))
+    );
     assert_eq!(start.elapsed(), Duration::from_secs(3));
 }
 
@@ -49,8 +54,14 @@ async fn never_finishes() -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn the_timed_out_future_is_dropped_and_a_duration_expression_works() {
-    assert_eq!(never_finishes().await, Err(ApiError::Failfast(Error::Timeout { after: LIMIT })));
-    assert!(DROPPED.load(SeqCst), "the call's future was dropped, releasing what it held");
+    assert_eq!(
+        never_finishes().await,
+        Err(ApiError::Failfast(Error::Timeout { after: LIMIT }))
+    );
+    assert!(
+        DROPPED.load(SeqCst),
+        "the call's future was dropped, releasing what it held"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -61,7 +72,14 @@ async fn timeout_errors_convert_into_boxed_errors() {
         Ok(())
     }
     let error = boxed().await.unwrap_err();
-    let failfast = error.downcast_ref::<Error>().expect("the failfast error inside the box");
-    assert_eq!(failfast, &Error::Timeout { after: Duration::from_secs(1) });
+    let failfast = error
+        .downcast_ref::<Error>()
+        .expect("the failfast error inside the box");
+    assert_eq!(
+        failfast,
+        &Error::Timeout {
+            after: Duration::from_secs(1)
+        }
+    );
     assert_eq!(error.to_string(), failfast.to_string());
 }

@@ -248,7 +248,13 @@ impl Parse for BreakerArgs {
                 let message = if first {
                     "the first argument of #[circuit_breaker] is the breaker's name, a string: \
                      #[circuit_breaker(\"sales_api\", failures = 5)]"
-                } else if matches!(value, Expr::Lit(syn::ExprLit { lit: Lit::Str(_), .. })) {
+                } else if matches!(
+                    value,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(_),
+                        ..
+                    })
+                ) {
                     "the breaker's name comes first: #[circuit_breaker(\"sales_api\", failures = 5)], \
                      or write it as `name = \"sales_api\"`"
                 } else {
@@ -442,7 +448,8 @@ fn comma(input: ParseStream, attr: Attr) -> syn::Result<()> {
         format!(
             "expected `,`: arguments are separated by commas, like #[{}]",
             match attr {
-                Attr::CircuitBreaker => "circuit_breaker(\"sales_api\", failures = 5, reset = \"30s\")",
+                Attr::CircuitBreaker =>
+                    "circuit_breaker(\"sales_api\", failures = 5, reset = \"30s\")",
                 Attr::Retry => "retry(attempts = 3, delay = \"100ms\")",
                 Attr::Timeout => "timeout(after = \"3s\")",
             }
@@ -463,9 +470,7 @@ fn other_key(input: ParseStream, attr: Attr, first: bool, errors: &mut Errors) -
     let message = if attr.later_keys().contains(&written.as_str()) {
         format!("`{written}` is not available yet in this version of failfast")
     } else if attr == Attr::CircuitBreaker && first && !has_value {
-        format!(
-            "the breaker's name must be a string: #[circuit_breaker(\"{written}\")]"
-        )
+        format!("the breaker's name must be a string: #[circuit_breaker(\"{written}\")]")
     } else {
         unknown_key_message(attr, &written)
     };
@@ -571,9 +576,13 @@ mod tests {
 
     #[test]
     fn breaker_positional_and_keys() {
-        let args: BreakerArgs =
-            syn::parse2(quote!("sales_api", failures = 5, reset = "30s", fallback = cached))
-                .unwrap();
+        let args: BreakerArgs = syn::parse2(quote!(
+            "sales_api",
+            failures = 5,
+            reset = "30s",
+            fallback = cached
+        ))
+        .unwrap();
         assert!(args.name.as_ref().is_some_and(|a| a.key.positional));
         assert!(args.failures.is_some() && args.reset.is_some() && args.fallback.is_some());
         assert!(args.probes.is_none());
@@ -599,17 +608,27 @@ mod tests {
         let args: BreakerArgs = syn::parse2(quote!("a", name = "b")).unwrap();
         assert_eq!(
             errors_of(args.errors),
-            ["the breaker's name is given twice, as the first argument and as `name = ...`; keep one"]
+            [
+                "the breaker's name is given twice, as the first argument and as `name = ...`; keep one"
+            ]
         );
     }
 
     #[test]
     fn duplicates_and_unknown_keys_are_all_reported() {
-        let args: RetryArgs =
-            syn::parse2(quote!(attemps = 3, delay = "1s", delay = "2s", budget = "x")).unwrap();
+        let args: RetryArgs = syn::parse2(quote!(
+            attemps = 3,
+            delay = "1s",
+            delay = "2s",
+            budget = "x"
+        ))
+        .unwrap();
         let errors = errors_of(args.errors);
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("unknown argument `attemps` for #[retry]; did you mean `attempts`?"));
+        assert!(
+            errors[0]
+                .starts_with("unknown argument `attemps` for #[retry]; did you mean `attempts`?")
+        );
         assert!(errors[0].contains("expected one of: attempts, delay, factor"));
         assert_eq!(errors[1], "`delay` is given twice; keep one");
         assert_eq!(
@@ -622,11 +641,16 @@ mod tests {
     fn aliases_and_other_attributes() {
         let args: RetryArgs = syn::parse2(quote!(retries = 3, failures = 2)).unwrap();
         let errors = errors_of(args.errors);
-        assert!(errors[0].contains("did you mean `attempts`? (`attempts` counts the first call too)"));
+        assert!(
+            errors[0].contains("did you mean `attempts`? (`attempts` counts the first call too)")
+        );
         assert!(errors[1].contains("is an argument of #[circuit_breaker]"));
         let args: BreakerArgs = syn::parse2(quote!(window = 100, threshold = 3)).unwrap();
         let errors = errors_of(args.errors);
-        assert_eq!(errors[0], "`window` is not available yet in this version of failfast");
+        assert_eq!(
+            errors[0],
+            "`window` is not available yet in this version of failfast"
+        );
         assert!(errors[1].contains("did you mean `failures`?"));
     }
 
@@ -637,8 +661,13 @@ mod tests {
         let err = syn::parse2::<RetryArgs>(quote!(attempts = , delay = "1s"))
             .err()
             .unwrap();
-        assert!(err.to_string().starts_with("`attempts` needs a value after `=`"));
-        let err = syn::parse2::<RetryArgs>(quote!(delay = 100 ms)).err().unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("`attempts` needs a value after `=`")
+        );
+        let err = syn::parse2::<RetryArgs>(quote!(delay = 100 ms))
+            .err()
+            .unwrap();
         assert!(err.to_string().starts_with("expected `,`"));
     }
 

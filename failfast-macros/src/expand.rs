@@ -11,7 +11,7 @@
 use crate::signature::FnSig;
 use crate::validate::{Breaker, Dur, Layer, LayerKind, Predicate, Retry, Timeout};
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitInt, Path};
 
@@ -29,6 +29,8 @@ enum Inner {
     Body(TokenStream),
     /// An expression of the return type (may `.await`).
     Expr(TokenStream),
+    /// A future of the return type (async only), and the span of its `.await`.
+    Future(TokenStream, Span),
 }
 
 impl Inner {
@@ -38,13 +40,14 @@ impl Inner {
             Inner::Body(body) if cx.is_async => quote!(#body.await),
             Inner::Body(body) => quote!((#body)()),
             Inner::Expr(expr) => expr,
+            Inner::Future(future, span) => quote_spanned!(span=> #future.await),
         }
     }
 
     /// A closure (sync) or a future (async) producing the return type.
     fn callable(self, cx: &Cx) -> TokenStream {
         match self {
-            Inner::Body(body) => body,
+            Inner::Body(body) | Inner::Future(body, _) => body,
             Inner::Expr(expr) if cx.is_async => quote!(async { #expr }),
             Inner::Expr(expr) => quote!(|| #expr),
         }
@@ -67,31 +70,35 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
         .iter()
         .any(|layer| matches!(layer.kind, LayerKind::Retry(_)));
     let body = {
+        let shape = FnSig::new(&sig);
         let cx = Cx {
-            sig: FnSig::new(&sig),
-            is_async: sig.asyncness.is_some(),
-            ret: FnSig::new(&sig).anchor_type(),
+            is_async: shape.is_async(),
+            ret: shape.anchor_type(),
+            sig: shape,
         };
         let mut inner_expr = Inner::Body(body(&block, &cx));
         for (index, layer) in layers.iter().enumerate().rev() {
             let outside = &layers[..index];
             let inside = &layers[index + 1..];
-            inner_expr = Inner::Expr(match &layer.kind {
+            inner_expr = match &layer.kind {
                 LayerKind::Breaker(breaker) => {
                     let in_retry = outside
                         .iter()
                         .any(|layer| matches!(layer.kind, LayerKind::Retry(_)));
-                    self::breaker(breaker, layer, in_retry, &cx, inner_expr)
+                    Inner::Expr(self::breaker(breaker, layer, in_retry, &cx, inner_expr))
                 }
                 LayerKind::Retry(retry) => {
                     let breaker_inside = inside
                         .iter()
                         .take_while(|layer| !matches!(layer.kind, LayerKind::Retry(_)))
                         .any(|layer| matches!(layer.kind, LayerKind::Breaker(_)));
-                    self::retry(retry, layer, breaker_inside, &cx, inner_expr)
+                    Inner::Expr(self::retry(retry, layer, breaker_inside, &cx, inner_expr))
                 }
-                LayerKind::Timeout(timeout) => self::timeout(timeout, layer, &cx, inner_expr),
-            });
+                LayerKind::Timeout(timeout) => {
+                    let span = cx.sig.return_span();
+                    Inner::Future(self::timeout(timeout, layer, &cx, inner_expr), span)
+                }
+            };
         }
         inner_expr.expr(&cx)
     };
@@ -168,7 +175,10 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
         Some(fallback) => (quote!(_), fallback_call(fallback, cx)),
         None => {
             let p = private(&layer.krate, cx.sig.return_span());
-            (quote!(#open), quote_spanned!(cx.sig.return_span()=> #p::rejected(#open)))
+            (
+                quote!(#open),
+                quote_spanned!(cx.sig.return_span()=> #p::rejected(#open)),
+            )
         }
     };
     let run = |permit: &dyn ToTokens, call: &dyn ToTokens| {
@@ -207,13 +217,24 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     let call_plain = if cx.is_async {
         quote!(#body.await)
     } else {
-        quote!(#body())
+        // A closure that mutates what it captures is `FnMut`: calling it needs a `mut`
+        // binding, which is unused for every other closure.
+        quote!({
+            #[allow(unused_mut)]
+            let mut #body = #body;
+            #body()
+        })
     };
-    let enabled = quote_spanned!(enabled.span()=> #p::enabled(#enabled));
+    let enabled = {
+        let span = enabled.span();
+        let p = private(&layer.krate, span);
+        quote_spanned!(span=> #p::enabled(#enabled))
+    };
+    // A disabled breaker is not even registered: the attribute is a pass-through.
     quote! {
         #label: {
-            #site_and_breaker
             let #permit = if #enabled {
+                #site_and_breaker
                 match #breaker.acquire() {
                     #p::core::result::Result::Ok(#permit) => #p::core::option::Option::Some(#permit),
                     #p::core::result::Result::Err(#open_pattern) => {
@@ -242,26 +263,30 @@ fn fallback_call(path: &Path, cx: &Cx) -> TokenStream {
         .sig
         .params()
         .filter_map(|param| crate::signature::plain_name(&param.pat));
+    // The arguments are located at the path too, so an arity or type mismatch is
+    // reported on `fallback = path` alone; they keep call-site hygiene, so they still
+    // name the parameters, and rustc offers no edit of generated tokens.
+    let at_path = Span::call_site().located_at(span);
     let args = receiver
         .iter()
-        .map(ToTokens::to_token_stream)
-        .chain(args.map(ToTokens::to_token_stream));
-    let callee = if receiver.is_some() && path.leading_colon.is_none() && path.segments.len() == 1
-    {
+        .map(|token| respan(token.to_token_stream(), at_path))
+        .chain(args.map(|ident| respan(ident.to_token_stream(), at_path)));
+    let callee = if receiver.is_some() && path.leading_colon.is_none() && path.segments.len() == 1 {
         quote_spanned!(span=> Self::#path)
     } else {
         quote!(#path)
     };
-    let wait = cx.is_async.then(|| quote_spanned!(span=> .await));
+    let wait = cx.is_async.then(|| quote_spanned!(at_path=> .await));
     quote_spanned!(span=> #callee(#(#args),*) #wait)
 }
 
-/// `#[timeout]`: the inner layers as a future raced against the clock.
+/// `#[timeout]`: the inner layers as a future raced against the clock (a future, not
+/// awaited here, so the layer outside can take it as is).
 fn timeout(t: &Timeout, layer: &Layer, cx: &Cx, inner: Inner) -> TokenStream {
     let p = private(&layer.krate, cx.sig.return_span());
     let after = duration(&t.after, &private(&layer.krate, Span::call_site()));
     let future = inner.callable(cx);
-    quote_spanned!(cx.sig.return_span()=> #p::timeout(#after, #future).await)
+    quote_spanned!(cx.sig.return_span()=> #p::timeout(#after, #future))
 }
 
 /// `#[retry]`: a loop that runs the inner layers, asks the stepper whether to go again,
@@ -287,10 +312,10 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
         None => quote!(#p::no_hook),
     };
 
-    let clone = private(&layer.krate, Span::call_site());
     let clones = cx.sig.owned_bindings().into_iter().map(|binding| {
         let ident = binding.ident;
         let mutability = binding.mutable.then(|| quote!(mut));
+        let clone = private(&layer.krate, binding.span);
         let clone_for_retry = quote_spanned!(binding.span=> #clone::clone_for_retry);
         quote_spanned!(binding.span=> let #mutability #ident = #clone_for_retry(&#ident);)
     });
@@ -338,8 +363,10 @@ fn predicate(user: Option<&Predicate>, p: &TokenStream, arity: usize) -> TokenSt
         None => quote!(#p::every_error),
         Some(Predicate::Closure(closure)) => closure.to_token_stream(),
         Some(Predicate::Path(path)) => {
+            // Located at the user's path, so a signature mismatch is reported there.
+            let at_path = Span::mixed_site().located_at(path.span());
             let args: Vec<Ident> = (0..arity)
-                .map(|i| format_ident!("__failfast_arg{}", i, span = Span::mixed_site()))
+                .map(|i| format_ident!("__failfast_arg{}", i, span = at_path))
                 .collect();
             let call = quote_spanned!(path.span()=> #path(#(#args),*));
             quote!(|#(#args: &_),*| #call)
@@ -369,7 +396,8 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .into_iter()
         .map(|mut token| {
             if let TokenTree::Group(group) = &token {
-                let mut new = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
                 new.set_span(span);
                 token = TokenTree::Group(new);
             } else {
@@ -388,29 +416,11 @@ fn allow_unused_mut_on_cloned_params(sig: &mut syn::Signature) {
             if matches!(*param.ty, syn::Type::Reference(_)) {
                 continue;
             }
-            if has_mut_binding(&param.pat) {
+            if crate::signature::has_mut_binding(&param.pat) {
                 param
                     .attrs
                     .push(syn::parse_quote_spanned!(Span::mixed_site()=> #[allow(unused_mut)]));
             }
         }
-    }
-}
-
-fn has_mut_binding(pat: &syn::Pat) -> bool {
-    let mut found = false;
-    let mut visitor = MutFinder(&mut found);
-    syn::visit::Visit::visit_pat(&mut visitor, pat);
-    found
-}
-
-struct MutFinder<'a>(&'a mut bool);
-
-impl<'ast> syn::visit::Visit<'ast> for MutFinder<'_> {
-    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
-        if pat.mutability.is_some() && pat.by_ref.is_none() {
-            *self.0 = true;
-        }
-        syn::visit::visit_pat_ident(self, pat);
     }
 }

@@ -1,3 +1,225 @@
+//! The attributes of [failfast]: `#[circuit_breaker]`, `#[retry]` and `#[timeout]`.
+//!
+//! Depend on the `failfast` crate, not on this one: it re-exports these attributes, and
+//! the code they generate calls into it (`::failfast::__private`). The examples below are
+//! not compiled here; the same examples run as doctests in `failfast`.
+//!
+//! # How the crate is organised
+//! - `args.rs` reads the arguments (`key = value, ...`);
+//! - `validate.rs` checks what they mean and whether the fn can carry them;
+//! - `stack.rs` gathers every failfast attribute on the fn, so the outermost one expands
+//!   the whole stack at once, in written order;
+//! - `expand.rs` generates one layer per attribute around the user's body;
+//! - `duration.rs` parses `"1m30s"`-style durations; `signature.rs` answers questions about
+//!   the fn's receiver, parameters and return type.
+//!
+//! Every mistake is a compile error on the token at fault, all of them reported at once,
+//! and the fn itself is still emitted so the rest of the crate keeps compiling.
+//!
+//! # Stacking
+//! The attribute written on top wraps the ones below it. The outermost failfast attribute
+//! expands the whole stack: it recognises the others below it when they are written as
+//! bare names (`#[retry]`, also when imported from a crate that re-exports failfast) or as
+//! `failfast::name`. Other attributes stay where they are; an attribute macro of another
+//! crate (`#[tracing::instrument]`) expands after the stack and so wraps all of it.
+//!
+//! # What the expansion looks like
+//! The signature stays as written; the body moves into a non-`move` closure (sync) or
+//! async block (async), so `return` and `?` leave the body only and each layer sees the
+//! result. For `#[retry] #[circuit_breaker] async fn f(x: String) -> Result<T, E>`:
+//! ```ignore
+//! async fn f(x: String) -> Result<T, E> {
+//!     let policy = RetryPolicy::new();
+//!     let mut retry = Retry::new(&policy);
+//!     loop {
+//!         let mut rejected = false;
+//!         let result: Result<T, E> = {
+//!             let x = clone_for_retry(&x);             // each attempt gets its own copy
+//!             static SITE: Site = Site::new();         // the breaker, looked up once
+//!             match SITE.breaker(|| (name, config)).acquire() {
+//!                 Ok(permit) => run_async(permit, every_error, async { /* body */ }).await,
+//!                 Err(open) => { rejected = true; rejected(open) } // never retried
+//!             }
+//!         };
+//!         match retry.next(&result, rejected, every_error, no_hook) {
+//!             Some(wait) => sleep(wait).await,
+//!             None => break result,
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! [failfast]: https://docs.rs/failfast
+
+mod args;
+mod duration;
+mod errors;
+mod expand;
+mod signature;
+mod stack;
+mod validate;
+
+use args::Attr;
 use proc_macro::TokenStream;
+
+/// Guards a fn with a circuit breaker: after `failures` failed calls in a row the breaker
+/// opens and calls fail fast, without running the body, for `reset`; then `probes` trial
+/// calls decide whether it closes again.
+///
+/// The fn returns `Result<T, E>` and is sync or async, a free fn or a method. A rejected
+/// call returns `Err(E::from(failfast::Error::Open { .. }))`, so `E` implements
+/// `From<failfast::Error>`, or the call goes to the `fallback`.
+///
+/// # Arguments
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `"name"` first, or `name = "name"` | the breaker's key in the registry; fns naming the same key share one breaker | `module::fn`, or `module::Type::method` for a method |
+/// | `failures = 5` | open after this many failures in a row (at least 1) | 5 |
+/// | `reset = "60s"` | how long the breaker stays open before a trial call | 60s |
+/// | `probes = 1` | trial calls in half-open; all must succeed to close, one failure reopens (at least 1) | 1 |
+/// | `is_failure = path` | a `fn(&E) -> bool` deciding which errors count as failures; the others count as successes and are returned unchanged | every `Err` |
+/// | `fallback = path` | a fn with the same parameters and return type, called instead when the breaker rejects the call; on a method, a method of the same type (called with the same receiver); on an async fn, an async fn | none: `Err(Error::Open)` |
+/// | `enabled = expr` | a `bool`; `false` makes the attribute a pass-through | true |
+/// | `crate = path` | where failfast is, for crates that re-export it | `::failfast` |
+///
+/// Durations are strings with units (`"250ms"`, `"3s"`, `"1m30s"`, `"1.5s"`, `"2h"`; units
+/// ns, us, ms, s, m, h), checked at compile time, or any expression of type
+/// `std::time::Duration`. A panic in the body counts as a failure and propagates.
+///
+/// # Example
+/// ```ignore
+/// use failfast::{circuit_breaker, retry, timeout};
+///
+/// #[retry(attempts = 3, delay = "100ms")]          // outermost: runs first
+/// #[circuit_breaker("recommendations", failures = 5, reset = "30s", fallback = popular_only)]
+/// #[timeout("800ms")]                               // innermost: closest to the call
+/// async fn recommendations(user: u64) -> Result<Vec<u64>, ApiError> {
+///     api::recommendations(user).await
+/// }
+///
+/// async fn popular_only(_user: u64) -> Result<Vec<u64>, ApiError> {
+///     Ok(vec![1, 2, 3])
+/// }
+/// ```
+/// Stacked attributes wrap each other in written order. The retry never retries the
+/// breaker's own rejection: once the breaker is open, the loop stops.
+///
+/// # Equivalent code without the attribute
+/// ```ignore
+/// use failfast::{registry, Breaker, BreakerConfig};
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+///
+/// static BREAKER: LazyLock<Breaker> = LazyLock::new(|| {
+///     registry().breaker(
+///         "recommendations",
+///         BreakerConfig::new().failures(5).reset(Duration::from_secs(30)),
+///     )
+/// });
+///
+/// async fn recommendations(user: u64) -> Result<Vec<u64>, ApiError> {
+///     match BREAKER.acquire() {
+///         Ok(permit) => {
+///             failfast::guard(permit, |_: &ApiError| true, async {
+///                 api::recommendations(user).await
+///             })
+///             .await
+///         }
+///         Err(_open) => popular_only(user).await,
+///     }
+/// }
+/// ```
 #[proc_macro_attribute]
-pub fn retry(_a: TokenStream, i: TokenStream) -> TokenStream { i }
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::expand(Attr::CircuitBreaker, args.into(), item.into()).into()
+}
+
+/// Retries a fn that returned `Err`, waiting with exponential backoff and jitter between
+/// attempts.
+///
+/// The fn returns `Result<T, E>` and is sync or async (async fns wait with
+/// `tokio::time::sleep`, sync fns with `std::thread::sleep`). Parameters taken by value
+/// must be `Clone`: each attempt gets its own copy. A method takes `&self` or `&mut self`.
+///
+/// # Arguments
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `attempts = 3` | total tries, the first included (at least 1) | 3 |
+/// | `delay = "100ms"` | wait before the first retry | 100ms |
+/// | `factor = 2.0` | growth of the wait per retry; 1.0 keeps it fixed (at least 1.0) | 2.0 |
+/// | `max_delay = "10s"` | cap on one wait | 10s |
+/// | `jitter = "full"` | `"full"`, `"equal"`, `"decorrelated"` or `"none"`: the AWS *Exponential Backoff and Jitter* schemes | `"full"` |
+/// | `deadline = "30s"` | give up once the next wait would pass this much total time | none |
+/// | `retry_if = path` | a `fn(&E) -> bool` deciding which errors are retried | every `Err` |
+/// | `on_retry = path` | a `fn(&E, &failfast::RetryInfo)` called before each wait | none |
+/// | `crate = path` | where failfast is, for crates that re-export it | `::failfast` |
+///
+/// When a `#[circuit_breaker]` sits below `#[retry]` on the same fn, the breaker's own
+/// rejection is never retried. Across fns, `retry_if = failfast::not_open` does the same.
+///
+/// # Example
+/// ```ignore
+/// use failfast::retry;
+///
+/// #[retry(attempts = 5, delay = "50ms", max_delay = "2s", jitter = "equal", on_retry = log)]
+/// fn fetch(url: String) -> Result<String, std::io::Error> {
+///     http::get(&url)
+/// }
+///
+/// fn log(error: &std::io::Error, info: &failfast::RetryInfo) {
+///     eprintln!("attempt {} failed: {error}; next try in {:?}", info.attempt, info.delay);
+/// }
+/// ```
+///
+/// # Equivalent code without the attribute
+/// ```ignore
+/// use failfast::RetryPolicy;
+/// use std::time::Duration;
+///
+/// fn fetch(url: String) -> Result<String, std::io::Error> {
+///     let policy = RetryPolicy::new()
+///         .attempts(5)
+///         .delay(Duration::from_millis(50))
+///         .max_delay(Duration::from_secs(2))
+///         .jitter(failfast::Jitter::Equal);
+///     failfast::retry(&policy, || http::get(&url))
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::expand(Attr::Retry, args.into(), item.into()).into()
+}
+
+/// Gives an async fn a time limit: at the deadline the call is dropped and
+/// `Err(E::from(failfast::Error::Timeout { .. }))` returned.
+///
+/// Written `#[timeout("3s")]` or `#[timeout(after = "3s")]`; the duration is a string with
+/// units or any expression of type `std::time::Duration`. `crate = path` names failfast
+/// for crates that re-export it.
+///
+/// Only async fns can be timed out: a running thread cannot be stopped from outside, so on
+/// a sync fn the attribute is a compile error; give the I/O itself a timeout there.
+///
+/// # Example
+/// ```ignore
+/// use failfast::{retry, timeout};
+///
+/// #[retry(attempts = 3)]
+/// #[timeout("800ms")] // per attempt
+/// async fn quote(symbol: String) -> Result<f64, ApiError> {
+///     api::quote(&symbol).await
+/// }
+/// ```
+///
+/// # Equivalent code without the attribute
+/// ```ignore
+/// use std::time::Duration;
+///
+/// async fn quote(symbol: String) -> Result<f64, ApiError> {
+///     failfast::timeout(Duration::from_millis(800), async { api::quote(&symbol).await }).await
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::expand(Attr::Timeout, args.into(), item.into()).into()
+}

@@ -110,6 +110,13 @@ pub(crate) fn plain_name(pat: &Pat) -> Option<&Ident> {
     }
 }
 
+/// `true` when `pat` binds some name by value with `mut`.
+pub(crate) fn has_mut_binding(pat: &Pat) -> bool {
+    let mut bindings = Vec::new();
+    collect_bindings(pat, Span::call_site(), &mut bindings);
+    bindings.iter().any(|binding| binding.mutable)
+}
+
 fn strip(ty: &Type) -> &Type {
     match ty {
         Type::Group(group) => strip(&group.elem),
@@ -194,7 +201,13 @@ mod tests {
         ] {
             assert!(is_result(&syn::parse_str(ty).unwrap()), "{ty}");
         }
-        for ty in ["u8", "Option<u8>", "ResultSet", "&Result<u8, E>", "impl Future"] {
+        for ty in [
+            "u8",
+            "Option<u8>",
+            "ResultSet",
+            "&Result<u8, E>",
+            "impl Future",
+        ] {
             assert!(!is_result(&syn::parse_str(ty).unwrap()), "{ty}");
         }
     }

@@ -11,7 +11,7 @@ use crate::errors::Errors;
 use crate::expand;
 use crate::validate::{self, RawLayer};
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Attribute, ItemFn, Meta};
 
@@ -27,15 +27,26 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
         span: Span::call_site(),
         args,
     }];
+    let mut absorbed = Vec::new();
     func.attrs.retain(|attribute| match stacked(attribute) {
         Some(attr) => {
             if let Some(layer) = raw_layer(attr, attribute, &mut errors) {
                 raw.push(layer);
             }
+            absorbed.push(attribute.path().clone());
             false
         }
         None => true,
     });
+    // rustc never resolves an attribute that is taken off the fn, so an import used only
+    // by such an attribute would be reported unused. Naming each path once in the body
+    // resolves it (and still reports a path that does not resolve).
+    for (index, path) in absorbed.iter().enumerate() {
+        func.block.stmts.insert(
+            index,
+            syn::parse_quote!(#[allow(unused_imports)] use #path as _;),
+        );
+    }
     let layers: Vec<validate::Layer> = raw
         .into_iter()
         .filter_map(|raw| validate::layer(raw, &mut errors))
@@ -114,9 +125,15 @@ fn not_a_fn(attr: Attr, item: TokenStream) -> TokenStream {
         } else {
             ""
         };
-        (span, format!("#[{name}] can only be used on a fn, not on {what}{hint}"))
+        (
+            span,
+            format!("#[{name}] can only be used on a fn, not on {what}{hint}"),
+        )
     } else {
-        (Span::call_site(), format!("#[{name}] can only be used on a fn"))
+        (
+            Span::call_site(),
+            format!("#[{name}] can only be used on a fn"),
+        )
     };
     let error = syn::Error::new(span, message).to_compile_error();
     quote!(#item #error)
@@ -139,7 +156,14 @@ fn describe(item: &syn::Item) -> (Span, &'static str) {
         Item::ExternCrate(item) => (item.extern_token.span, "an extern crate"),
         Item::ForeignMod(item) => (item.abi.extern_token.span, "an extern block"),
         Item::Macro(item) => (item.mac.path.span(), "a macro invocation"),
-        other => (other.to_token_stream().into_iter().next().map_or_else(Span::call_site, |t| t.span()), "this item"),
+        other => (
+            other
+                .to_token_stream()
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| t.span()),
+            "this item",
+        ),
     }
 }
 
@@ -185,20 +209,90 @@ mod tests {
                 fn f() -> Result<(), E> { Ok(()) }
             },
         );
-        assert!(out.contains("fn f () -> Result < () , E > { Ok (()) }"), "{out}");
+        assert!(
+            out.contains(
+                "fn f () -> Result < () , E > { # [allow (unused_imports)] use circuit_breaker as _ ; Ok (()) }"
+            ),
+            "{out}"
+        );
         assert!(!out.contains("# [circuit_breaker"));
         assert_eq!(out.matches("compile_error").count(), 2, "{out}");
     }
 
     #[test]
     fn not_a_fn_keeps_the_item() {
-        let out = expand_str(Attr::Retry, quote!(), quote!(struct S;));
+        let out = expand_str(
+            Attr::Retry,
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
         assert!(out.starts_with("struct S ;"));
         assert!(out.contains("#[retry] can only be used on a fn, not on a struct"));
-        let out = expand_str(Attr::Timeout, quote!("1s"), quote!(fn f(&self) -> Result<(), E>;));
+        let out = expand_str(
+            Attr::Timeout,
+            quote!("1s"),
+            quote!(
+                fn f(&self) -> Result<(), E>;
+            ),
+        );
         assert!(out.contains("needs a fn with a body"));
         let out = expand_str(Attr::Timeout, quote!("1s"), quote!(= garbage));
         assert!(out.contains("can only be used on a fn"));
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let item = quote!(
+            fn f(x: String) -> Result<(), E> {
+                Ok(())
+            }
+        );
+        let args = [
+            quote!(jitter = "éé"),
+            quote!(jitter = ""),
+            quote!(delay = "µ"),
+            quote!(delay = "1µ5"),
+            quote!(delay = "ü5s"),
+            quote!(delay = "."),
+            quote!(delay = "1..5s"),
+            quote!(delay = "99999999999999999999999999h"),
+            quote!(delay = -1),
+            quote!(attempts = -1, factor = -0.0),
+            quote!(factor = 1e999),
+            quote!(attempts = 1e3),
+            quote!(crate = "not a path"),
+            quote!(crate = 5),
+            quote!(on_retry = 5),
+            quote!(retry_if = ||),
+            quote!(= = =),
+        ];
+        for args in args {
+            for attr in Attr::ALL {
+                let _ = expand(attr, args.clone(), item.clone());
+            }
+        }
+        for item in [
+            quote!(),
+            quote!(fn),
+            quote!(fn f(),),
+            quote!(impl X {}),
+            quote!(
+                #[retry = 3]
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+            quote!(
+                #[retry((a b))]
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        ] {
+            let _ = expand(Attr::Retry, quote!(), item);
+        }
     }
 
     #[test]
@@ -214,5 +308,38 @@ mod tests {
             );
             assert_eq!(out.matches("unique_marker").count(), 1, "{out}");
         }
+    }
+}
+
+#[cfg(test)]
+mod print {
+    use super::*;
+
+    #[test]
+    #[ignore = "prints an expansion"]
+    fn print_expansion() {
+        let out = expand(
+            Attr::Retry,
+            quote!(attempts = 3, delay = "100ms"),
+            quote! {
+                #[circuit_breaker("recommendations", failures = 5, reset = "30s", fallback = popular_only)]
+                #[timeout("800ms")]
+                async fn recommendations(user: u64) -> Result<Vec<u64>, ApiError> {
+                    api::get(user).await
+                }
+            },
+        );
+        println!("{out}");
+        let out = expand(
+            Attr::CircuitBreaker,
+            quote!(enabled = flag(), is_failure = transient),
+            quote! {
+                #[retry(attempts = 2)]
+                fn get(&mut self, key: String) -> Result<u8, E> {
+                    self.fetch(&key)
+                }
+            },
+        );
+        println!("{out}");
     }
 }

@@ -6,13 +6,13 @@
 //! async, a retried method borrows `self`, a fallback gets plain parameter names. Every
 //! problem is recorded; nothing stops at the first one.
 
-use crate::args::{example, Arg, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
+use crate::args::{Arg, Attr, BreakerArgs, RetryArgs, TimeoutArgs, example};
 use crate::duration;
 use crate::errors::Errors;
 use crate::signature::{self, FnSig};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ItemFn, Lit, LitInt, LitStr, Path};
+use syn::{Expr, ExprLit, ItemFn, Lit, LitInt, Path};
 
 /// One checked attribute of the stack.
 pub(crate) struct Layer {
@@ -214,10 +214,7 @@ fn count(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Option<LitInt> {
         other => {
             errors.error(
                 other.span(),
-                format!(
-                    "`{name}` must be a whole number, like `{}`",
-                    example(name)
-                ),
+                format!("`{name}` must be a whole number, like `{}`", example(name)),
             );
             return None;
         }
@@ -301,18 +298,23 @@ fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
         ("decorrelated", "Decorrelated"),
         ("none", "None"),
     ];
-    const EXPECTED: &str = "jitter is one of \"full\", \"equal\", \"decorrelated\", \"none\"";
+    const EXPECTED: &str = "expected one of: \"full\", \"equal\", \"decorrelated\", \"none\"";
     let Expr::Lit(ExprLit {
         lit: Lit::Str(text),
         ..
     }) = &arg.value
     else {
         let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
-        let lower = written.rsplit("::").next().unwrap_or("").trim().to_lowercase();
+        let lower = written
+            .rsplit("::")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_lowercase();
         let hint = if NAMES.iter().any(|(name, _)| *name == lower) {
             format!("write the jitter as a string: `jitter = \"{lower}\"`")
         } else {
-            format!("write the jitter as a string: `jitter = \"full\"`; {EXPECTED}")
+            format!("write the jitter as a string: `jitter = \"full\"`\n{EXPECTED}")
         };
         errors.error(arg.value.span(), hint);
         return None;
@@ -322,17 +324,18 @@ fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
         Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
         None => {
             let lower = value.to_lowercase();
+            let start: String = lower.chars().take(3).collect();
             let near = NAMES
                 .iter()
                 .map(|(name, _)| *name)
-                .find(|name| *name == lower || name.starts_with(&lower[..lower.len().min(3)]));
+                .find(|name| name.starts_with(&start));
             let suggestion = match near {
                 Some(name) if !lower.is_empty() => format!("; did you mean \"{name}\"?"),
                 _ => String::new(),
             };
             errors.error(
                 text.span(),
-                format!("unknown jitter \"{value}\"{suggestion} {EXPECTED}"),
+                format!("unknown jitter \"{value}\"{suggestion}\n{EXPECTED}"),
             );
             None
         }
@@ -352,7 +355,7 @@ fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
                 errors.error(
                     text.span(),
                     format!(
-                        "invalid duration \"{}\": {problem}; {}",
+                        "invalid duration \"{}\": {problem}\n{}",
                         text.value(),
                         duration::HELP
                     ),
@@ -366,14 +369,15 @@ fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
                 Lit::Float(float) => (float.base10_digits().to_owned(), float.suffix().to_owned()),
                 _ => (String::new(), String::new()),
             };
-            let message = if !suffix.is_empty() && duration::parse(&format!("{digits}{suffix}")).is_ok() {
-                format!("write the duration as a string: `{name} = \"{digits}{suffix}\"`")
-            } else {
-                format!(
-                    "a bare number is not a duration: write a unit in a string, \
+            let message =
+                if !suffix.is_empty() && duration::parse(&format!("{digits}{suffix}")).is_ok() {
+                    format!("write the duration as a string: `{name} = \"{digits}{suffix}\"`")
+                } else {
+                    format!(
+                        "a bare number is not a duration: write a unit in a string, \
                      like `{name} = \"{digits}ms\"` or `{name} = \"{digits}s\"`"
-                )
-            };
+                    )
+                };
             errors.error(lit.span(), message);
             None
         }
@@ -447,12 +451,18 @@ fn krate(arg: Option<Arg>, errors: &mut Errors) -> Path {
         }) => match text.parse::<Path>() {
             Ok(path) => path,
             Err(_) => {
-                errors.error(text.span(), "`crate` must be a path, like `crate = ::failfast`");
+                errors.error(
+                    text.span(),
+                    "`crate` must be a path, like `crate = ::failfast`",
+                );
                 default()
             }
         },
         other => {
-            errors.error(other.span(), "`crate` must be a path, like `crate = ::failfast`");
+            errors.error(
+                other.span(),
+                "`crate` must be a path, like `crate = ::failfast`",
+            );
             default()
         }
     }
@@ -470,11 +480,14 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
     if let Some(constness) = &func.sig.constness {
         errors.error(
             constness.span,
-            format!("{attrs} cannot be used on a const fn: {} at run time", match outermost.attr {
-                Attr::Retry => "retrying waits and keeps state",
-                Attr::CircuitBreaker => "a breaker keeps state",
-                Attr::Timeout => "a timeout waits",
-            }),
+            format!(
+                "{attrs} cannot be used on a const fn: {} at run time",
+                match outermost.attr {
+                    Attr::Retry => "retrying waits and keeps state",
+                    Attr::CircuitBreaker => "a breaker keeps state",
+                    Attr::Timeout => "a timeout waits",
+                }
+            ),
         );
     }
 
@@ -488,9 +501,13 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
             ),
         ),
         Some(ty) if !signature::is_result(ty) => {
-            let written = quote::ToTokens::to_token_stream(ty).to_string().replace(" < ", "<").replace(" >", ">").replace(" , ", ", ");
-            let hint = if sig.is_async() || !matches!(ty, syn::Type::ImplTrait(_)) {
+            let written = pretty(ty);
+            let hint = if sig.is_async() || !written.contains("Future") {
                 "failfast learns that a call failed from its `Err` value"
+            } else if written.contains("Pin<Box") {
+                "this fn returns a boxed future, as #[async_trait] writes it; failfast needs the \
+                 `async fn` itself: write the attribute on a plain `async fn` (async fns in \
+                 traits need no #[async_trait] since Rust 1.75)"
             } else {
                 "write the fn as an `async fn` that returns Result<T, E>"
             };
@@ -567,6 +584,27 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
     }
 }
 
+/// A type as a person would write it: `Pin<Box<dyn Future<Output = u8>>>`, not the
+/// token stream's `Pin < Box < dyn Future < Output = u8 > > >`.
+fn pretty(ty: &syn::Type) -> String {
+    let spaced = quote::ToTokens::to_token_stream(ty).to_string();
+    let mut out = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let previous = out.chars().last();
+            let next = chars.peek().copied();
+            let glue_after = matches!(previous, Some('<' | '&' | ':' | '(' | '['));
+            let glue_before = matches!(next, Some('<' | '>' | ',' | ';' | ':' | ')' | ']'));
+            if glue_after || glue_before {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "#[retry]", "#[retry] and #[circuit_breaker]", ... for messages about the whole stack.
 fn stack_names(layers: &[Layer]) -> String {
     let mut names: Vec<&str> = Vec::new();
@@ -583,22 +621,21 @@ fn stack_names(layers: &[Layer]) -> String {
     }
 }
 
-/// The literal of a string argument, for tests.
-#[cfg(test)]
-fn lit_str(arg: &Arg) -> Option<&LitStr> {
-    match &arg.value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => Some(text),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use quote::quote;
+
+    /// The literal of a string argument, for tests.
+    fn lit_str(arg: &Arg) -> Option<&syn::LitStr> {
+        match &arg.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }) => Some(text),
+            _ => None,
+        }
+    }
 
     fn check(attr: Attr, args: proc_macro2::TokenStream) -> (Option<Layer>, Vec<String>) {
         let mut errors = Errors::default();
@@ -621,7 +658,13 @@ mod tests {
     fn good_arguments() {
         let (layer, errors) = check(
             Attr::Retry,
-            quote!(attempts = 4, delay = "50ms", factor = 3, jitter = "equal", deadline = LIMIT),
+            quote!(
+                attempts = 4,
+                delay = "50ms",
+                factor = 3,
+                jitter = "equal",
+                deadline = LIMIT
+            ),
         );
         assert!(errors.is_empty(), "{errors:?}");
         let Some(Layer {
@@ -653,18 +696,37 @@ mod tests {
 
     #[test]
     fn duration_errors() {
-        let (_, errors) = check(Attr::Retry, quote!(delay = 100, max_delay = 5s, deadline = "5 parsecs"));
-        assert_eq!(errors[0], "a bare number is not a duration: write a unit in a string, like `delay = \"100ms\"` or `delay = \"100s\"`");
-        assert_eq!(errors[1], "write the duration as a string: `max_delay = \"5s\"`");
-        assert!(errors[2].starts_with("invalid duration \"5 parsecs\": unknown unit `parsecs`;"));
+        let (_, errors) = check(
+            Attr::Retry,
+            quote!(delay = 100, max_delay = 5s, deadline = "5 parsecs"),
+        );
+        assert_eq!(
+            errors[0],
+            "a bare number is not a duration: write a unit in a string, like `delay = \"100ms\"` or `delay = \"100s\"`"
+        );
+        assert_eq!(
+            errors[1],
+            "write the duration as a string: `max_delay = \"5s\"`"
+        );
+        assert!(
+            errors[2].starts_with(
+                "invalid duration \"5 parsecs\": unknown unit `parsecs`\na duration is"
+            )
+        );
     }
 
     #[test]
     fn jitter_errors() {
         let (_, errors) = check(Attr::Retry, quote!(jitter = "ful"));
-        assert_eq!(errors[0], "unknown jitter \"ful\"; did you mean \"full\"? jitter is one of \"full\", \"equal\", \"decorrelated\", \"none\"");
+        assert_eq!(
+            errors[0],
+            "unknown jitter \"ful\"; did you mean \"full\"?\nexpected one of: \"full\", \"equal\", \"decorrelated\", \"none\""
+        );
         let (_, errors) = check(Attr::Retry, quote!(jitter = Jitter::Full));
-        assert_eq!(errors[0], "write the jitter as a string: `jitter = \"full\"`");
+        assert_eq!(
+            errors[0],
+            "write the jitter as a string: `jitter = \"full\"`"
+        );
     }
 
     #[test]
@@ -675,7 +737,10 @@ mod tests {
         let (layer, errors) = check(Attr::Timeout, quote!("1m30s", crate = "my::ff"));
         assert!(errors.is_empty());
         let layer = layer.unwrap();
-        assert_eq!(quote::ToTokens::to_token_stream(&layer.krate).to_string(), "my :: ff");
+        assert_eq!(
+            quote::ToTokens::to_token_stream(&layer.krate).to_string(),
+            "my :: ff"
+        );
     }
 
     #[test]
@@ -689,7 +754,10 @@ mod tests {
         assert!(errors.is_empty());
     }
 
-    fn item_errors(layers: &[proc_macro2::TokenStream], func: proc_macro2::TokenStream) -> Vec<String> {
+    fn item_errors(
+        layers: &[proc_macro2::TokenStream],
+        func: proc_macro2::TokenStream,
+    ) -> Vec<String> {
         let mut errors = Errors::default();
         let layers: Vec<Layer> = layers
             .iter()
@@ -701,7 +769,15 @@ mod tests {
                     Some(args) => args,
                     None => quote!(),
                 };
-                layer(RawLayer { attr, span: Span::call_site(), args }, &mut errors).unwrap()
+                layer(
+                    RawLayer {
+                        attr,
+                        span: Span::call_site(),
+                        args,
+                    },
+                    &mut errors,
+                )
+                .unwrap()
             })
             .collect();
         let func: ItemFn = syn::parse2(func).unwrap();
@@ -721,28 +797,85 @@ mod tests {
     }
 
     #[test]
+    fn pretty_types() {
+        let written = "::core::pin::Pin<Box<dyn Future<Output = Result<(u8, &'a str), E>> + Send + 'async_trait>>";
+        let ty: syn::Type = syn::parse_str(written).unwrap();
+        assert_eq!(pretty(&ty), written);
+        let ty: syn::Type = syn::parse_str("Option < Vec < [u8 ; 4] > >").unwrap();
+        assert_eq!(pretty(&ty), "Option<Vec<[u8; 4]>>");
+    }
+
+    #[test]
     fn item_checks() {
-        let errors = item_errors(&[quote!(retry)], quote!(fn f() -> u8 { 1 }));
-        assert_eq!(errors, ["#[retry] needs a fn that returns Result<T, E>, not `u8`: failfast learns that a call failed from its `Err` value"]);
-        let errors = item_errors(&[quote!(retry), quote!(circuit_breaker)], quote!(fn f() {}));
+        let errors = item_errors(
+            &[quote!(retry)],
+            quote!(
+                fn f() -> u8 {
+                    1
+                }
+            ),
+        );
+        assert_eq!(
+            errors,
+            [
+                "#[retry] needs a fn that returns Result<T, E>, not `u8`: failfast learns that a call failed from its `Err` value"
+            ]
+        );
+        let errors = item_errors(
+            &[quote!(retry), quote!(circuit_breaker)],
+            quote!(
+                fn f() {}
+            ),
+        );
         assert!(errors[0].starts_with("#[retry] and #[circuit_breaker] need a fn that returns Result<T, E>, but `f` returns nothing"));
-        let errors = item_errors(&[quote!(timeout("1s"))], quote!(fn f() -> io::Result<()> { Ok(()) }));
+        let errors = item_errors(
+            &[quote!(timeout("1s"))],
+            quote!(
+                fn f() -> io::Result<()> {
+                    Ok(())
+                }
+            ),
+        );
         assert!(errors[0].starts_with("#[timeout] needs an async fn"));
-        let errors = item_errors(&[quote!(retry)], quote!(fn f(self) -> Result<(), E> { Ok(()) }));
+        let errors = item_errors(
+            &[quote!(retry)],
+            quote!(
+                fn f(self) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
         assert!(errors[0].starts_with("a #[retry] method cannot take `self` by value"));
         let errors = item_errors(
             &[quote!(circuit_breaker(fallback = fb))],
-            quote!(fn f((a, b): (u8, u8)) -> Result<(), E> { Ok(()) }),
+            quote!(
+                fn f((a, b): (u8, u8)) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
         );
         assert!(errors[0].starts_with("a fn with a `fallback` needs a plain name"));
         let errors = item_errors(
             &[quote!(circuit_breaker), quote!(circuit_breaker)],
-            quote!(fn f() -> Result<(), E> { Ok(()) }),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
         );
         assert!(errors[0].starts_with("two #[circuit_breaker]s on one fn"));
         let errors = item_errors(
-            &[quote!(retry), quote!(circuit_breaker("a")), quote!(timeout("1s")), quote!(circuit_breaker("b"))],
-            quote!(async fn f(&self, x: String) -> Result<(), E> { Ok(()) }),
+            &[
+                quote!(retry),
+                quote!(circuit_breaker("a")),
+                quote!(timeout("1s")),
+                quote!(circuit_breaker("b")),
+            ],
+            quote!(
+                async fn f(&self, x: String) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
         );
         assert!(errors.is_empty(), "{errors:?}");
     }

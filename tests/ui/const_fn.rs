@@ -1,0 +1,8 @@
+use failfast::retry;
+
+#[retry]
+const fn fetch() -> Result<(), ()> {
+    Ok(())
+}
+
+fn main() {}

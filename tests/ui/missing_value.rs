@@ -1,0 +1,8 @@
+use failfast::retry;
+
+#[retry(attempts)]
+fn fetch() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use failfast::retry;
+
+#[derive(Clone)]
+struct Request {
+    body: String,
+}
+
+impl Request {
+    #[retry(attempts = 3)]
+    fn send(self) -> Result<String, std::io::Error> {
+        Ok(self.body)
+    }
+}
+
+fn main() {}

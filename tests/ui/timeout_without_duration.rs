@@ -1,0 +1,8 @@
+use failfast::timeout;
+
+#[timeout]
+async fn fetch() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use failfast::retry;
+
+#[retry(attemps = 3)]
+fn fetch() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use failfast::retry;
+
+#[retry(jitter = "fulll")]
+fn fetch() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+fn main() {}
