@@ -50,23 +50,24 @@ async fn popular_items(_user: u64) -> Result<Vec<u64>, ApiError> {
 
 async fn request(n: u32) {
     let before = REACHED.load(Ordering::SeqCst);
-    let result = recommendations(7).await;
+    let answer = match recommendations(7).await {
+        Ok(items) => format!("{items:?}"),
+        Err(ApiError::Unavailable) => "error: the service is unavailable".to_owned(),
+        Err(ApiError::Failfast(e)) => format!("error: {e}"),
+    };
     let reached = REACHED.load(Ordering::SeqCst) - before;
     let state = failfast::registry()
         .get("recommendations")
         .map(|b| b.state().to_string())
         .unwrap_or_default();
-    println!(
-        "request {n:>2}: {result:<40} reached the service {reached}x, breaker {state}",
-        result = format!("{result:?}")
-    );
+    println!("  request {n}: {answer:<36} reached the service {reached}x, breaker {state}");
 }
 
 #[tokio::main]
 async fn main() {
     failfast::registry().subscribe(|t| {
         println!(
-            "           -- breaker `{}`: {} -> {} ({:?})",
+            "    breaker `{}`: {} -> {} ({:?})",
             t.name, t.from, t.to, t.reason
         );
     });
@@ -74,33 +75,29 @@ async fn main() {
     println!("The service is up.");
     request(1).await;
 
-    println!("The service goes down: each request is tried twice, then the breaker opens.");
+    println!("The service goes down. Each request is tried twice; the third failure in a row");
+    println!("opens the breaker, and from then on the fallback (popular items) answers.");
     DOWN.store(true, Ordering::SeqCst);
-    for n in 2..=4 {
-        request(n).await;
-    }
-
-    println!("The breaker is open: calls are rejected at once and the fallback answers.");
-    for n in 5..=6 {
+    for n in 2..=5 {
         request(n).await;
     }
 
     println!("500ms later one trial call is let through; the service is still down.");
     tokio::time::sleep(Duration::from_millis(550)).await;
-    request(7).await;
+    request(6).await;
 
-    println!("The service comes back; after the next 500ms the trial call succeeds.");
+    println!("The service comes back; 500ms later the trial call succeeds and closes it.");
     DOWN.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(550)).await;
+    request(7).await;
     request(8).await;
-    request(9).await;
 
     let breaker = failfast::registry()
         .get("recommendations")
         .expect("registered on first call");
     let m = breaker.metrics();
     println!(
-        "Totals: {} calls, {} successes, {} failures, {} rejections; {} requests reached the service.",
+        "Totals: {} calls to the breaker, {} successes, {} failures, {} rejections; the service was reached {} times.",
         m.calls,
         m.successes,
         m.failures,

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{ApiError, Transitions, dependency_fault, open};
 use failfast::{Reason, State, circuit_breaker, registry};
-use tokio::time::{advance, sleep};
+use tokio::sync::oneshot;
+use tokio::time::advance;
 
 static LIFECYCLE_CALLS: AtomicU32 = AtomicU32::new(0);
 
@@ -92,26 +93,41 @@ async fn closed_open_half_open_closed() {
 
 static PROBE_CALLS: AtomicU32 = AtomicU32::new(0);
 
-/// Takes a second of (paused) time, so trial calls overlap.
+/// Finishes when the test says so, failing if it says `true`: trial calls overlap.
 #[circuit_breaker("cb::probes", failures = 1, reset = "5s", probes = 2)]
-async fn slow_call(fail: bool) -> Result<(), ApiError> {
+async fn gated(outcome: oneshot::Receiver<bool>) -> Result<(), ApiError> {
     PROBE_CALLS.fetch_add(1, SeqCst);
-    sleep(Duration::from_secs(1)).await;
-    if fail { Err(ApiError::Down) } else { Ok(()) }
+    if outcome.await.unwrap_or(true) {
+        Err(ApiError::Down)
+    } else {
+        Ok(())
+    }
+}
+
+/// Starts a gated call on its own task; the sender finishes it.
+fn start_gated() -> (
+    oneshot::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), ApiError>>,
+) {
+    let (finish, outcome) = oneshot::channel();
+    (finish, tokio::spawn(gated(outcome)))
 }
 
 #[tokio::test(start_paused = true)]
 async fn half_open_lets_exactly_probes_trial_calls_through() {
     let seen = Transitions::of("cb::probes");
-    assert_eq!(slow_call(true).await, Err(ApiError::Down));
+    let (finish, call) = start_gated();
+    finish.send(true).unwrap();
+    assert_eq!(call.await.unwrap(), Err(ApiError::Down));
     advance(Duration::from_secs(5)).await;
 
     // Two trials run at once; a third caller is turned away while they are in flight.
-    let first = tokio::spawn(slow_call(false));
-    let second = tokio::spawn(slow_call(false));
+    let (finish_first, first) = start_gated();
+    let (finish_second, second) = start_gated();
     tokio::task::yield_now().await;
+    let (_, third) = start_gated();
     assert_eq!(
-        slow_call(false).await,
+        third.await.unwrap(),
         Err(open("cb::probes", Duration::ZERO)),
         "only `probes` trial calls may run"
     );
@@ -120,13 +136,21 @@ async fn half_open_lets_exactly_probes_trial_calls_through() {
     assert_eq!(breaker.state(), State::HalfOpen);
 
     // One success is not enough with probes = 2; both are.
-    first.await.unwrap().unwrap();
+    finish_first.send(false).unwrap();
+    assert_eq!(first.await.unwrap(), Ok(()));
     assert_eq!(breaker.state(), State::HalfOpen);
-    second.await.unwrap().unwrap();
+    finish_second.send(false).unwrap();
+    assert_eq!(second.await.unwrap(), Ok(()));
     assert_eq!(breaker.state(), State::Closed);
+
+    use State::*;
     assert_eq!(
-        seen.take().last(),
-        Some(&(State::HalfOpen, State::Closed, Reason::ProbesSucceeded))
+        seen.take(),
+        vec![
+            (Closed, Open, Reason::Failures),
+            (Open, HalfOpen, Reason::ResetElapsed),
+            (HalfOpen, Closed, Reason::ProbesSucceeded),
+        ]
     );
 }
 

@@ -26,8 +26,9 @@
 //! # What the expansion looks like
 //! The signature stays as written; the body moves into a non-`move` closure (sync) or
 //! async block (async), so `return` and `?` leave the body only and each layer sees the
-//! result. For `#[retry] #[circuit_breaker] async fn f(x: String) -> Result<T, E>`:
-//! ```ignore
+//! result. For `#[retry] #[circuit_breaker] async fn f(x: String) -> Result<T, E>`, in
+//! outline (the real paths all start with `::failfast::__private::`):
+//! ```text
 //! async fn f(x: String) -> Result<T, E> {
 //!     let policy = RetryPolicy::new();
 //!     let mut retry = Retry::new(&policy);
@@ -87,8 +88,16 @@ use proc_macro::TokenStream;
 /// `std::time::Duration`. A panic in the body counts as a failure and propagates.
 ///
 /// # Example
-/// ```ignore
+/// ```
 /// use failfast::{circuit_breaker, retry, timeout};
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+/// # mod api {
+/// #     pub async fn recommendations(user: u64) -> Result<Vec<u64>, super::ApiError> { Ok(vec![user]) }
+/// # }
 ///
 /// #[retry(attempts = 3, delay = "100ms")]          // outermost: runs first
 /// #[circuit_breaker("recommendations", failures = 5, reset = "30s", fallback = popular_only)]
@@ -100,12 +109,16 @@ use proc_macro::TokenStream;
 /// async fn popular_only(_user: u64) -> Result<Vec<u64>, ApiError> {
 ///     Ok(vec![1, 2, 3])
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(recommendations(7).await.unwrap(), vec![7]);
+/// # }
 /// ```
 /// Stacked attributes wrap each other in written order. The retry never retries the
 /// breaker's own rejection: once the breaker is open, the loop stops.
 ///
 /// # Equivalent code without the attribute
-/// ```ignore
+/// ```
 /// use failfast::{registry, Breaker, BreakerConfig};
 /// use std::sync::LazyLock;
 /// use std::time::Duration;
@@ -128,6 +141,19 @@ use proc_macro::TokenStream;
 ///         Err(_open) => popular_only(user).await,
 ///     }
 /// }
+/// # async fn popular_only(_user: u64) -> Result<Vec<u64>, ApiError> { Ok(vec![1, 2, 3]) }
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+/// # mod api {
+/// #     pub async fn recommendations(user: u64) -> Result<Vec<u64>, super::ApiError> { Ok(vec![user]) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(recommendations(7).await.unwrap(), vec![7]);
+/// # }
 /// ```
 #[proc_macro_attribute]
 pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -158,8 +184,11 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 /// rejection is never retried. Across fns, `retry_if = failfast::not_open` does the same.
 ///
 /// # Example
-/// ```ignore
+/// ```
 /// use failfast::retry;
+/// # mod http {
+/// #     pub fn get(url: &str) -> Result<String, std::io::Error> { Ok(url.to_owned()) }
+/// # }
 ///
 /// #[retry(attempts = 5, delay = "50ms", max_delay = "2s", jitter = "equal", on_retry = log)]
 /// fn fetch(url: String) -> Result<String, std::io::Error> {
@@ -169,12 +198,16 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 /// fn log(error: &std::io::Error, info: &failfast::RetryInfo) {
 ///     eprintln!("attempt {} failed: {error}; next try in {:?}", info.attempt, info.delay);
 /// }
+/// # assert_eq!(fetch("https://example.com".into()).unwrap(), "https://example.com");
 /// ```
 ///
 /// # Equivalent code without the attribute
-/// ```ignore
+/// ```
 /// use failfast::RetryPolicy;
 /// use std::time::Duration;
+/// # mod http {
+/// #     pub fn get(url: &str) -> Result<String, std::io::Error> { Ok(url.to_owned()) }
+/// # }
 ///
 /// fn fetch(url: String) -> Result<String, std::io::Error> {
 ///     let policy = RetryPolicy::new()
@@ -184,6 +217,7 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///         .jitter(failfast::Jitter::Equal);
 ///     failfast::retry(&policy, || http::get(&url))
 /// }
+/// # assert_eq!(fetch("https://example.com".into()).unwrap(), "https://example.com");
 /// ```
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -201,23 +235,47 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// a sync fn the attribute is a compile error; give the I/O itself a timeout there.
 ///
 /// # Example
-/// ```ignore
+/// ```
 /// use failfast::{retry, timeout};
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+/// # mod api {
+/// #     pub async fn quote(_symbol: &str) -> Result<f64, super::ApiError> { Ok(1.5) }
+/// # }
 ///
 /// #[retry(attempts = 3)]
 /// #[timeout("800ms")] // per attempt
 /// async fn quote(symbol: String) -> Result<f64, ApiError> {
 ///     api::quote(&symbol).await
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(quote("ACME".into()).await.unwrap(), 1.5);
+/// # }
 /// ```
 ///
 /// # Equivalent code without the attribute
-/// ```ignore
+/// ```
 /// use std::time::Duration;
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+/// # mod api {
+/// #     pub async fn quote(_symbol: &str) -> Result<f64, super::ApiError> { Ok(1.5) }
+/// # }
 ///
 /// async fn quote(symbol: String) -> Result<f64, ApiError> {
 ///     failfast::timeout(Duration::from_millis(800), async { api::quote(&symbol).await }).await
 /// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(quote("ACME".into()).await.unwrap(), 1.5);
+/// # }
 /// ```
 #[proc_macro_attribute]
 pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {

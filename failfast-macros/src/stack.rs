@@ -310,36 +310,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod print {
-    use super::*;
-
-    #[test]
-    #[ignore = "prints an expansion"]
-    fn print_expansion() {
-        let out = expand(
-            Attr::Retry,
-            quote!(attempts = 3, delay = "100ms"),
-            quote! {
-                #[circuit_breaker("recommendations", failures = 5, reset = "30s", fallback = popular_only)]
-                #[timeout("800ms")]
-                async fn recommendations(user: u64) -> Result<Vec<u64>, ApiError> {
-                    api::get(user).await
-                }
-            },
-        );
-        println!("{out}");
-        let out = expand(
-            Attr::CircuitBreaker,
-            quote!(enabled = flag(), is_failure = transient),
-            quote! {
-                #[retry(attempts = 2)]
-                fn get(&mut self, key: String) -> Result<u8, E> {
-                    self.fetch(&key)
-                }
-            },
-        );
-        println!("{out}");
-    }
-}
