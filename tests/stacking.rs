@@ -141,3 +141,11 @@ fn sync_retry_over_breaker_stops_at_the_rejection() {
     let breaker = registry().get("stack::sync").unwrap();
     assert_eq!(breaker.metrics().rejections, 1);
 }
+
+#[test]
+fn stacked_futures_are_send_so_they_can_be_spawned() {
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    assert_send(&hangs());
+    assert_send(&retried_inside());
+    assert_send(&bounded());
+}
