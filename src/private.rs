@@ -2,10 +2,11 @@
 //! only through `::failfast::__private`, so the runtime can change without breaking it.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use ::core;
+use failfast_runtime::BreakerName;
 pub use failfast_runtime::{
     Breaker, BreakerConfig, Error, Jitter, Permit, Retry, RetryInfo, RetryPolicy,
 };
@@ -46,14 +47,14 @@ pub enum Name {
 }
 
 impl Name {
-    fn resolve(self) -> Arc<str> {
+    fn resolve(self) -> BreakerName {
         match self {
-            Name::Static(name) => Arc::from(name),
+            Name::Static(name) => BreakerName::from(name),
             Name::Method { self_type, method } => {
                 // `crate::module::Type<u32>` -> `crate::module::Type`: every instance of a
                 // generic type shares the one site, so the name must not depend on it.
                 let path = self_type.split('<').next().unwrap_or(self_type);
-                Arc::from(format!("{path}::{method}"))
+                BreakerName::from(format!("{path}::{method}"))
             }
         }
     }
@@ -104,7 +105,7 @@ pub fn enabled(flag: bool) -> bool {
 /// and keeps unwinding.
 #[inline]
 pub fn run_sync<T, E>(
-    permit: Permit,
+    permit: Permit<'_>,
     is_failure: impl Fn(&E) -> bool,
     call: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
@@ -118,10 +119,10 @@ pub fn run_sync<T, E>(
 /// a dropped future records nothing and gives back a half-open trial slot.
 #[inline]
 pub fn run_async<T, E, F, C>(
-    permit: Permit,
+    permit: Permit<'_>,
     is_failure: C,
     fut: F,
-) -> failfast_runtime::Guarded<F, C>
+) -> failfast_runtime::Guarded<'_, F, C>
 where
     F: Future<Output = Result<T, E>>,
     C: Fn(&E) -> bool,

@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -36,7 +36,9 @@ use crate::metrics::Counters;
 use crate::permit::{Kind, Outcome};
 use crate::policy::Consecutive;
 use crate::spell::{AtomicSpell, Spell};
-use crate::{BreakerConfig, Error, Metrics, Permit, Reason, State, Subscription, Transition};
+use crate::{
+    BreakerConfig, BreakerName, Error, Metrics, Permit, Reason, State, Subscription, Transition,
+};
 
 /// A circuit breaker: stops calling a failing dependency for a while, then tries again
 /// carefully.
@@ -62,13 +64,16 @@ pub struct Breaker {
 }
 
 struct Inner {
-    name: Arc<str>,
+    name: BreakerName,
     config: BreakerConfig,
     spell: AtomicSpell,
     /// End of the current Open spell, as `clock::to_nanos`. Written before the spell is
     /// published, read without a lock to reject calls cheaply while open.
     open_until: AtomicU64,
     policy: Consecutive,
+    /// Trial permits handed out in this half-open spell and not given back. Written under
+    /// the lock; read without it to turn callers away while every trial is taken.
+    trials_issued: AtomicU32,
     counters: Counters,
     core: Mutex<Core>,
     /// Held by the one thread that is delivering transitions to listeners.
@@ -83,8 +88,6 @@ struct Inner {
 /// What only changes under the lock.
 #[derive(Default)]
 struct Core {
-    /// Trial permits handed out in this half-open spell and not given back.
-    trials_issued: u32,
     /// Trial calls of this half-open spell that succeeded.
     trials_succeeded: u32,
     last_transition: Option<Transition>,
@@ -101,13 +104,13 @@ impl Breaker {
     /// let breaker = Breaker::new("search", BreakerConfig::new());
     /// assert_eq!(breaker.state(), State::Closed);
     /// ```
-    pub fn new(name: impl Into<Arc<str>>, config: BreakerConfig) -> Breaker {
+    pub fn new(name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
         Breaker::build(name.into(), config, State::Closed, None)
     }
 
     /// A breaker owned by a registry: its transitions also go to the registry's listeners.
     pub(crate) fn build(
-        name: Arc<str>,
+        name: BreakerName,
         config: BreakerConfig,
         initial: State,
         registry_listeners: Option<Arc<Listeners>>,
@@ -119,6 +122,7 @@ impl Breaker {
                 spell: AtomicSpell::new(initial),
                 open_until: AtomicU64::new(0),
                 policy: Consecutive::new(config.failures_threshold()),
+                trials_issued: AtomicU32::new(0),
                 counters: Counters::default(),
                 core: Mutex::new(Core::default()),
                 delivering: Mutex::new(()),
@@ -219,17 +223,12 @@ impl Breaker {
     /// let permit = breaker.acquire().expect("closed");
     /// permit.success();
     /// ```
-    pub fn acquire(&self) -> Result<Permit, Error> {
+    pub fn acquire(&self) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
-        inner.counters.call();
         let spell = inner.spell.load();
         match spell.state {
-            State::Closed => Ok(Permit::new(self.clone(), Kind::Closed, spell.generation)),
-            State::Disabled => Ok(Permit::new(
-                self.clone(),
-                Kind::Passthrough,
-                spell.generation,
-            )),
+            State::Closed => Ok(Permit::new(self, Kind::Closed, spell.generation)),
+            State::Disabled => Ok(Permit::new(self, Kind::Passthrough, spell.generation)),
             State::ForcedOpen => Err(self.reject(inner.config.reset_after())),
             State::Open => {
                 // Reject without the lock while the reset time runs.
@@ -240,12 +239,16 @@ impl Breaker {
                     Err(self.reject(left))
                 }
             }
+            // Every trial taken: turn the caller away without the lock.
+            State::HalfOpen if inner.trials_taken() >= inner.config.probe_count() => {
+                Err(self.reject(Duration::ZERO))
+            }
             State::HalfOpen => self.acquire_locked(),
         }
     }
 
     /// The careful path of `acquire`: decides under the lock, where trial slots are counted.
-    fn acquire_locked(&self) -> Result<Permit, Error> {
+    fn acquire_locked(&self) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
         let decision = self.transact(|core| {
             let spell = inner.spell.load();
@@ -261,18 +264,18 @@ impl Breaker {
                     }
                     let trial =
                         self.transition(core, spell, State::HalfOpen, Reason::ResetElapsed, now);
-                    core.trials_issued = 1;
+                    inner.trials_issued.store(1, Relaxed);
                     Ok((Kind::Trial, trial.generation))
                 }
-                State::HalfOpen if core.trials_issued < inner.config.probe_count() => {
-                    core.trials_issued += 1;
+                State::HalfOpen if inner.trials_taken() < inner.config.probe_count() => {
+                    inner.trials_issued.fetch_add(1, Relaxed);
                     Ok((Kind::Trial, spell.generation))
                 }
                 State::HalfOpen => Err(Duration::ZERO),
             }
         });
         match decision {
-            Ok((kind, generation)) => Ok(Permit::new(self.clone(), kind, generation)),
+            Ok((kind, generation)) => Ok(Permit::new(self, kind, generation)),
             Err(retry_after) => Err(self.reject(retry_after)),
         }
     }
@@ -447,7 +450,7 @@ impl Breaker {
         match outcome {
             Outcome::Success => inner.counters.success(),
             Outcome::Failure => inner.counters.failure(),
-            Outcome::Cancelled => {}
+            Outcome::Cancelled => inner.counters.cancelled(),
         }
         match (kind, outcome) {
             // The hot path: lock-free, and a no-op unless a failure streak is running.
@@ -488,7 +491,9 @@ impl Breaker {
                     self.transition(core, spell, State::Open, Reason::ProbeFailed, clock::now());
                 }
                 // The call never finished: give its slot to another trial.
-                Outcome::Cancelled => core.trials_issued -= 1,
+                Outcome::Cancelled => {
+                    inner.trials_issued.fetch_sub(1, Relaxed);
+                }
             }
         });
     }
@@ -509,7 +514,7 @@ impl Breaker {
                 inner.open_until.store(until, Relaxed);
             }
             State::HalfOpen => {
-                core.trials_issued = 0;
+                inner.trials_issued.store(0, Relaxed);
                 core.trials_succeeded = 0;
             }
             State::Closed => inner.policy.reset(),
@@ -564,6 +569,12 @@ impl Breaker {
                 return;
             }
         }
+    }
+}
+
+impl Inner {
+    fn trials_taken(&self) -> u32 {
+        self.trials_issued.load(Relaxed)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The errors failfast itself produces: a rejected call and an elapsed timeout.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
+
+use crate::BreakerName;
 
 /// A call that failfast refused to run, or cut short.
 ///
@@ -24,7 +25,7 @@ pub enum Error {
     /// The breaker is open: the call was not made.
     Open {
         /// The name of the breaker that rejected the call.
-        name: Arc<str>,
+        name: BreakerName,
         /// How long until the breaker lets a trial call through (zero while half-open
         /// trials are running).
         retry_after: Duration,

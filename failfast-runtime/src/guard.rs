@@ -27,7 +27,7 @@ use crate::Permit;
 /// assert_eq!(breaker.metrics().successes, 1);
 /// # }
 /// ```
-pub fn guard<T, E, F, C>(permit: Permit, is_failure: C, fut: F) -> Guarded<F, C>
+pub fn guard<T, E, F, C>(permit: Permit<'_>, is_failure: C, fut: F) -> Guarded<'_, F, C>
 where
     F: Future<Output = Result<T, E>>,
     C: Fn(&E) -> bool,
@@ -39,24 +39,26 @@ where
     }
 }
 
-/// The future returned by [`guard`]. It is `Send` when `F` and `C` are.
+/// The future returned by [`guard`]. It borrows the breaker its permit came from, and is
+/// `Send` when `F` and `C` are.
 ///
 /// ```
 /// use failfast_runtime::{guard, Breaker, BreakerConfig, Guarded};
 ///
 /// fn assert_send<T: Send>(_: T) {}
-/// let permit = Breaker::new("db", BreakerConfig::new()).acquire().unwrap();
-/// let fut: Guarded<_, _> = guard(permit, |_: &()| true, async { Ok::<u8, ()>(1) });
+/// let breaker = Breaker::new("db", BreakerConfig::new());
+/// let permit = breaker.acquire().unwrap();
+/// let fut: Guarded<'_, _, _> = guard(permit, |_: &()| true, async { Ok::<u8, ()>(1) });
 /// assert_send(fut);
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct Guarded<F, C> {
+pub struct Guarded<'a, F, C> {
     fut: F,
-    permit: Option<Permit>,
+    permit: Option<Permit<'a>>,
     is_failure: C,
 }
 
-impl<T, E, F, C> Future for Guarded<F, C>
+impl<T, E, F, C> Future for Guarded<'_, F, C>
 where
     F: Future<Output = Result<T, E>>,
     C: Fn(&E) -> bool,
@@ -89,7 +91,7 @@ where
     }
 }
 
-impl<F, C> fmt::Debug for Guarded<F, C> {
+impl<F, C> fmt::Debug for Guarded<'_, F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guarded")
             .field("permit", &self.permit)

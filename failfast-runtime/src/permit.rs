@@ -47,15 +47,15 @@ pub(crate) enum Outcome {
 /// # Ok::<(), failfast_runtime::Error>(())
 /// ```
 #[must_use = "a permit records the outcome of one call; drop it only to cancel the call"]
-pub struct Permit {
-    breaker: Breaker,
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
     kind: Kind,
     generation: u64,
     settled: bool,
 }
 
-impl Permit {
-    pub(crate) fn new(breaker: Breaker, kind: Kind, generation: u64) -> Permit {
+impl<'a> Permit<'a> {
+    pub(crate) fn new(breaker: &'a Breaker, kind: Kind, generation: u64) -> Permit<'a> {
         Permit {
             breaker,
             kind,
@@ -114,7 +114,7 @@ impl Permit {
     }
 }
 
-impl Drop for Permit {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.settled {
             let outcome = if std::thread::panicking() {
@@ -127,7 +127,7 @@ impl Drop for Permit {
     }
 }
 
-impl fmt::Debug for Permit {
+impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("breaker", &self.breaker.name())

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
+use crate::BreakerName;
+
 use parking_lot::Mutex;
 
 use crate::listeners::Listeners;
@@ -43,7 +45,7 @@ static DISABLED_BY_ENV: LazyLock<bool> =
 /// assert_eq!(names, ["a", "b"]);
 /// ```
 pub struct Registry {
-    breakers: Mutex<BTreeMap<Arc<str>, Breaker>>,
+    breakers: Mutex<BTreeMap<BreakerName, Breaker>>,
     listeners: Arc<Listeners>,
 }
 
@@ -101,10 +103,10 @@ impl Registry {
     /// assert_eq!(b.config().failures_threshold(), 3);
     /// assert_eq!(a.conflict().unwrap().failures_threshold(), 7);
     /// ```
-    pub fn breaker(&self, name: impl Into<Arc<str>>, config: BreakerConfig) -> Breaker {
+    pub fn breaker(&self, name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
         let name = name.into();
         let mut breakers = self.breakers.lock();
-        if let Some(existing) = breakers.get(&name) {
+        if let Some(existing) = breakers.get(name.as_str()) {
             if existing.config() != config {
                 existing.note_conflict(config);
             }
@@ -115,6 +117,8 @@ impl Registry {
         } else {
             State::Closed
         };
+        // Registered names live as long as the process: make copies of them free.
+        let name = name.into_static();
         let breaker = Breaker::build(name.clone(), config, initial, Some(self.listeners.clone()));
         breakers.insert(name, breaker.clone());
         breaker

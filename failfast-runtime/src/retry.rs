@@ -25,8 +25,6 @@ pub struct RetryInfo {
     pub attempt: u32,
     /// The wait before the next attempt.
     pub delay: Duration,
-    /// Time since the first attempt began.
-    pub elapsed: Duration,
 }
 
 /// The retry decision for one call, attempt after attempt.
@@ -50,11 +48,17 @@ pub struct RetryInfo {
 /// };
 /// assert_eq!((result, tries), (Ok(7), 3));
 /// ```
+///
+/// A call that succeeds at once costs nothing more than the policy's copy: the random
+/// number generator is seeded at the first failure, and the clock is read only when the
+/// policy has a deadline.
 #[derive(Debug)]
 pub struct Retry {
-    backoff: Backoff,
-    deadline: Option<Duration>,
-    start: Instant,
+    policy: RetryPolicy,
+    /// Made at the first failure.
+    backoff: Option<Backoff>,
+    /// When the first attempt began, for the deadline (none without one).
+    start: Option<Instant>,
     /// Attempts made so far.
     attempts: u32,
 }
@@ -70,9 +74,9 @@ impl Retry {
     /// ```
     pub fn new(policy: &RetryPolicy) -> Retry {
         Retry {
-            backoff: Backoff::new(policy),
-            deadline: policy.total_deadline(),
-            start: clock::now(),
+            policy: *policy,
+            backoff: None,
+            start: policy.total_deadline().map(|_| clock::now()),
             attempts: 0,
         }
     }
@@ -104,18 +108,20 @@ impl Retry {
         if stop || !retry_if(err) {
             return None;
         }
-        let wait = self.backoff.next()?;
-        let elapsed = clock::now().saturating_duration_since(self.start);
-        if self
-            .deadline
-            .is_some_and(|deadline| elapsed.saturating_add(wait) > deadline)
-        {
-            return None;
+        let policy = &self.policy;
+        let wait = self
+            .backoff
+            .get_or_insert_with(|| Backoff::new(policy))
+            .next()?;
+        if let (Some(start), Some(deadline)) = (self.start, policy.total_deadline()) {
+            let elapsed = clock::now().saturating_duration_since(start);
+            if elapsed.saturating_add(wait) > deadline {
+                return None;
+            }
         }
         let info = RetryInfo {
             attempt: self.attempts,
             delay: wait,
-            elapsed,
         };
         on_retry(err, &info);
         Some(wait)

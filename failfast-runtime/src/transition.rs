@@ -1,8 +1,6 @@
 //! A change of state, as delivered to listeners.
 
-use std::sync::Arc;
-
-use crate::State;
+use crate::{BreakerName, State};
 
 /// Why a breaker changed state.
 ///
@@ -44,7 +42,7 @@ pub enum Reason {
 #[non_exhaustive]
 pub struct Transition {
     /// The breaker's name.
-    pub name: Arc<str>,
+    pub name: BreakerName,
     /// The state before.
     pub from: State,
     /// The state after.

@@ -29,7 +29,7 @@ pub fn dependency_fault(e: &ApiError) -> bool {
 }
 
 /// The rejection a breaker named `name` returns with `retry_after` left.
-pub fn open(name: &str, retry_after: std::time::Duration) -> ApiError {
+pub fn open(name: &'static str, retry_after: std::time::Duration) -> ApiError {
     ApiError::Failfast(failfast::Error::Open {
         name: name.into(),
         retry_after,
