@@ -70,6 +70,9 @@ struct Inner {
     /// End of the current Open spell, as `clock::to_nanos`. Written before the spell is
     /// published, read without a lock to reject calls cheaply while open.
     open_until: AtomicU64,
+    /// A coarse clock reading before which the breaker is surely still open (see
+    /// `clock::coarse_bound`); zero when only the exact clock may decide.
+    coarse_open_until: AtomicU64,
     policy: Consecutive,
     /// Trial permits handed out in this half-open spell and not given back. Written under
     /// the lock; read without it to turn callers away while every trial is taken.
@@ -121,6 +124,7 @@ impl Breaker {
                 config,
                 spell: AtomicSpell::new(initial),
                 open_until: AtomicU64::new(0),
+                coarse_open_until: AtomicU64::new(0),
                 policy: Consecutive::new(config.failures_threshold()),
                 trials_issued: AtomicU32::new(0),
                 counters: Counters::default(),
@@ -231,8 +235,15 @@ impl Breaker {
             State::Disabled => Ok(Permit::new(self, Kind::Passthrough, spell.generation)),
             State::ForcedOpen => Err(self.reject(inner.config.reset_after())),
             State::Open => {
-                // Reject without the lock while the reset time runs.
-                let left = clock::until(inner.open_until.load(Relaxed), clock::now());
+                // Reject without the lock while the reset time runs; a coarse clock
+                // settles it when the reset is surely not over.
+                let until = inner.open_until.load(Relaxed);
+                let coarse_bound = inner.coarse_open_until.load(Relaxed);
+                if let Some(left) = clock::surely_before(coarse_bound, until) {
+                    // Rounded up by under a tick; never past a whole reset.
+                    return Err(self.reject(left.min(inner.config.reset_after())));
+                }
+                let left = clock::until(until, clock::now());
                 if left.is_zero() {
                     self.acquire_locked()
                 } else {
@@ -512,6 +523,9 @@ impl Breaker {
             State::Open => {
                 let until = clock::nanos_after(now, inner.config.reset_after());
                 inner.open_until.store(until, Relaxed);
+                inner
+                    .coarse_open_until
+                    .store(clock::coarse_bound(now, until), Relaxed);
             }
             State::HalfOpen => {
                 inner.trials_issued.store(0, Relaxed);
