@@ -115,7 +115,10 @@ fn open_rejection() {
     let _ = ready(open_call_async());
     let rejected = |r: Result<u32, ApiError>| matches!(r, Err(ApiError::Failfast(_)));
     assert_eq!(allocations(|| assert!(rejected(open_call()))), 0);
-    assert_eq!(allocations(|| assert!(rejected(ready(open_call_async())))), 0);
+    assert_eq!(
+        allocations(|| assert!(rejected(ready(open_call_async())))),
+        0
+    );
 }
 
 #[test]
@@ -157,7 +160,10 @@ async fn stacked() -> Result<u32, ApiError> {
 
 #[test]
 fn the_whole_stack_inside_a_runtime() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let _context = rt.enter();
     assert_eq!(allocations(|| assert!(ready(stacked()).is_ok())), 0);
 }
@@ -165,7 +171,10 @@ fn the_whole_stack_inside_a_runtime() {
 #[test]
 fn the_runtime_api() {
     let breaker = registry().breaker("alloc::runtime_api", BreakerConfig::new());
-    assert_eq!(allocations(|| assert!(breaker.call(|| Ok::<_, failfast::Error>(1)).is_ok())), 0);
+    assert_eq!(
+        allocations(|| assert!(breaker.call(|| Ok::<_, failfast::Error>(1)).is_ok())),
+        0
+    );
     let allocated = allocations(|| {
         assert!(ready(breaker.call_async(async { Ok::<_, failfast::Error>(1) })).is_ok());
     });
