@@ -73,6 +73,7 @@ impl RetryPolicy {
     /// assert_eq!(RetryPolicy::new().jitter_scheme(), Jitter::Full);
     /// assert_eq!(RetryPolicy::new(), RetryPolicy::default());
     /// ```
+    #[inline]
     pub const fn new() -> Self {
         RetryPolicy {
             attempts: 3,
@@ -94,6 +95,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().attempts(1).max_attempts(), 1);
     /// ```
+    #[inline]
     pub const fn attempts(self, n: u32) -> Self {
         assert!(
             n >= 1,
@@ -114,6 +116,7 @@ impl RetryPolicy {
     /// let policy = RetryPolicy::new().delay(Duration::from_secs(1));
     /// assert_eq!(policy.first_delay(), Duration::from_secs(1));
     /// ```
+    #[inline]
     pub const fn delay(self, d: Duration) -> Self {
         RetryPolicy { delay: d, ..self }
     }
@@ -128,6 +131,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().factor(1.5).growth_factor(), 1.5);
     /// ```
+    #[inline]
     pub const fn factor(self, f: f64) -> Self {
         assert!(
             f >= 1.0,
@@ -145,6 +149,7 @@ impl RetryPolicy {
     /// let policy = RetryPolicy::new().max_delay(Duration::from_secs(1));
     /// assert_eq!(policy.delay_cap(), Duration::from_secs(1));
     /// ```
+    #[inline]
     pub const fn max_delay(self, d: Duration) -> Self {
         RetryPolicy {
             max_delay: d,
@@ -159,6 +164,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().jitter(Jitter::None).jitter_scheme(), Jitter::None);
     /// ```
+    #[inline]
     pub const fn jitter(self, j: Jitter) -> Self {
         RetryPolicy { jitter: j, ..self }
     }
@@ -172,6 +178,7 @@ impl RetryPolicy {
     /// let policy = RetryPolicy::new().deadline(Duration::from_secs(30));
     /// assert_eq!(policy.total_deadline(), Some(Duration::from_secs(30)));
     /// ```
+    #[inline]
     pub const fn deadline(self, d: Duration) -> Self {
         RetryPolicy {
             deadline: Some(d),
@@ -186,6 +193,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().max_attempts(), 3);
     /// ```
+    #[inline]
     pub const fn max_attempts(&self) -> u32 {
         self.attempts
     }
@@ -198,6 +206,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().first_delay(), Duration::from_millis(100));
     /// ```
+    #[inline]
     pub const fn first_delay(&self) -> Duration {
         self.delay
     }
@@ -209,6 +218,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().growth_factor(), 2.0);
     /// ```
+    #[inline]
     pub const fn growth_factor(&self) -> f64 {
         self.factor
     }
@@ -221,6 +231,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().delay_cap(), Duration::from_secs(10));
     /// ```
+    #[inline]
     pub const fn delay_cap(&self) -> Duration {
         self.max_delay
     }
@@ -232,6 +243,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().jitter_scheme(), Jitter::Full);
     /// ```
+    #[inline]
     pub const fn jitter_scheme(&self) -> Jitter {
         self.jitter
     }
@@ -243,6 +255,7 @@ impl RetryPolicy {
     ///
     /// assert_eq!(RetryPolicy::new().total_deadline(), None);
     /// ```
+    #[inline]
     pub const fn total_deadline(&self) -> Option<Duration> {
         self.deadline
     }

@@ -227,9 +227,19 @@ impl Breaker {
     /// let permit = breaker.acquire().expect("closed");
     /// permit.success();
     /// ```
+    #[inline]
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
+        // The hot path: one atomic load and a branch.
+        match self.inner.spell.closed_generation() {
+            Some(generation) => Ok(Permit::new(self, Kind::Closed, generation)),
+            None => self.acquire_unclosed(self.inner.spell.load()),
+        }
+    }
+
+    /// `acquire` for every state but Closed: still lock-free for the rejections.
+    #[inline(never)]
+    fn acquire_unclosed(&self, spell: Spell) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
-        let spell = inner.spell.load();
         match spell.state {
             State::Closed => Ok(Permit::new(self, Kind::Closed, spell.generation)),
             State::Disabled => Ok(Permit::new(self, Kind::Passthrough, spell.generation)),
@@ -237,13 +247,11 @@ impl Breaker {
             State::Open => {
                 // Reject without the lock while the reset time runs; a coarse clock
                 // settles it when the reset is surely not over.
-                let until = inner.open_until.load(Relaxed);
-                let coarse_bound = inner.coarse_open_until.load(Relaxed);
-                if let Some(left) = clock::surely_before(coarse_bound, until) {
+                if let Some(left) = clock::surely_open(inner.coarse_open_until.load(Relaxed)) {
                     // Rounded up by under a tick; never past a whole reset.
                     return Err(self.reject(left.min(inner.config.reset_after())));
                 }
-                let left = clock::until(until, clock::now());
+                let left = clock::until(inner.open_until.load(Relaxed), clock::now());
                 if left.is_zero() {
                     self.acquire_locked()
                 } else {
@@ -456,7 +464,20 @@ impl Breaker {
     }
 
     /// Records the outcome of a call made with a permit of `kind` from spell `generation`.
+    #[inline]
     pub(crate) fn settle(&self, kind: Kind, generation: u64, outcome: Outcome) {
+        if let (Kind::Closed, Outcome::Success) = (kind, outcome) {
+            // The hot path: a count in this thread's own stripe, and a no-op on the
+            // policy unless a failure streak is running. Lock-free.
+            self.inner.counters.success();
+            self.inner.policy.on_success();
+        } else {
+            self.settle_other(kind, generation, outcome);
+        }
+    }
+
+    #[inline(never)]
+    fn settle_other(&self, kind: Kind, generation: u64, outcome: Outcome) {
         let inner = &*self.inner;
         match outcome {
             Outcome::Success => inner.counters.success(),

@@ -50,33 +50,38 @@ pub(crate) fn is_virtual() -> bool {
     now() == now()
 }
 
-/// The coarse reading below which a breaker that opened at `now` until `until` is surely
-/// still open. The coarse clock lags the real one by about its resolution (a kernel
-/// tick); twice that is the margin, as ticks arrive late on a busy virtual machine. Zero
-/// (use the exact clock) when there is no coarse clock, when time is virtual (a paused
-/// tokio clock moves without the kernel's), or when the open time is within the margin.
+/// A bound for [`surely_open`]: the coarse clock's reading below which a breaker that
+/// opened at `now` until `until` is surely still open, in the kernel's own nanoseconds
+/// (so the hot path converts nothing). The coarse clock lags the real one by about its
+/// resolution (a kernel tick); twice that is the margin, as ticks arrive late on a busy
+/// virtual machine. Zero (the exact clock decides) when there is no coarse clock, when
+/// time is virtual (a paused tokio clock moves without the kernel's), or when the open
+/// time is within the margin.
 pub(crate) fn coarse_bound(now: Instant, until: u64) -> u64 {
-    match coarse::resolution() {
-        Some(tick) if !is_virtual() => {
-            let bound = until.saturating_sub(tick.saturating_mul(2));
-            if bound > to_nanos(now) { bound } else { 0 }
-        }
-        _ => 0,
+    let (Some(margin), Some(offset)) = (coarse::margin(), coarse::offset()) else {
+        return 0;
+    };
+    let bound = until.saturating_sub(margin);
+    if bound <= to_nanos(now) || is_virtual() {
+        return 0;
     }
+    u64::try_from(i128::from(bound) + offset).unwrap_or(0)
 }
 
-/// The time left until `until` if a coarse reading proves it is still ahead (before
-/// `bound`, from [`coarse_bound`]); `None` when only the exact clock can tell.
+/// The time left open, when a coarse reading proves the breaker is still open (it is
+/// before `bound`, from [`coarse_bound`]); `None` when only the exact clock can tell.
 ///
 /// The rejection path of an open breaker: a coarse read costs a fifth of an exact one
 /// on a virtual machine's clock, and most rejections happen long before the reset ends.
-/// The time left is rounded up by less than one kernel tick.
-pub(crate) fn surely_before(bound: u64, until: u64) -> Option<Duration> {
+/// The time left is rounded up by less than the margin.
+#[inline]
+pub(crate) fn surely_open(bound: u64) -> Option<Duration> {
     if bound == 0 {
         return None;
     }
-    let coarse = coarse::nanos()?;
-    (coarse < bound).then(|| Duration::from_nanos(until - coarse))
+    let now = coarse::read()?;
+    let margin = coarse::margin()?;
+    (now < bound).then(|| Duration::from_nanos(bound - now + margin))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -87,29 +92,37 @@ mod coarse {
     use std::sync::LazyLock;
 
     /// `clock_gettime` on `clock`, in nanoseconds.
-    fn read(clock: libc::clockid_t) -> Option<u64> {
+    #[inline]
+    fn clock_gettime(clock: libc::clockid_t) -> Option<u64> {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
         // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
         let status = unsafe { libc::clock_gettime(clock, &mut ts) };
-        let secs = u64::try_from(ts.tv_sec).ok()?;
-        let nanos = u64::try_from(ts.tv_nsec).ok()?;
-        (status == 0).then(|| secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+        (status == 0).then_some((ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+
+    /// Now, coarsely, in the kernel's nanoseconds.
+    #[inline]
+    pub(super) fn read() -> Option<u64> {
+        clock_gettime(libc::CLOCK_MONOTONIC_COARSE)
     }
 
     /// Kernel nanoseconds minus ours (since `BASE`, which may lie before the kernel's
-    /// zero), measured so it errs high: converted coarse readings then err low, which is
-    /// the safe side for "surely still open".
-    static OFFSET: LazyLock<Option<i128>> = LazyLock::new(|| {
-        let ours = super::to_nanos(tokio::time::Instant::from_std(std::time::Instant::now()));
-        Some(i128::from(read(libc::CLOCK_MONOTONIC)?) - i128::from(ours))
-    });
+    /// zero). The two reads are nanoseconds apart: far inside the margin.
+    pub(super) fn offset() -> Option<i128> {
+        static OFFSET: LazyLock<Option<i128>> = LazyLock::new(|| {
+            let ours = super::to_nanos(tokio::time::Instant::from_std(std::time::Instant::now()));
+            Some(i128::from(clock_gettime(libc::CLOCK_MONOTONIC)?) - i128::from(ours))
+        });
+        *OFFSET
+    }
 
-    /// How far the coarse clock may lag the real one.
-    pub(super) fn resolution() -> Option<u64> {
-        static RESOLUTION: LazyLock<Option<u64>> = LazyLock::new(|| {
+    /// Twice the coarse clock's resolution: how far behind the real clock it may be.
+    #[inline]
+    pub(super) fn margin() -> Option<u64> {
+        static MARGIN: LazyLock<Option<u64>> = LazyLock::new(|| {
             let mut ts = libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
@@ -117,15 +130,9 @@ mod coarse {
             // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
             let status = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
             let nanos = u64::try_from(ts.tv_nsec).ok()?;
-            (status == 0 && ts.tv_sec == 0 && nanos > 0).then_some(nanos)
+            (status == 0 && ts.tv_sec == 0 && nanos > 0).then_some(2 * nanos)
         });
-        *RESOLUTION
-    }
-
-    /// Now, coarsely, in nanoseconds since `BASE`.
-    pub(super) fn nanos() -> Option<u64> {
-        let ours = i128::from(read(libc::CLOCK_MONOTONIC_COARSE)?) - (*OFFSET)?;
-        u64::try_from(ours).ok()
+        *MARGIN
     }
 }
 
@@ -133,11 +140,15 @@ mod coarse {
 mod coarse {
     //! No coarse clock here: every open breaker reads the exact clock.
 
-    pub(super) fn resolution() -> Option<u64> {
+    pub(super) fn read() -> Option<u64> {
         None
     }
 
-    pub(super) fn nanos() -> Option<u64> {
+    pub(super) fn offset() -> Option<i128> {
+        None
+    }
+
+    pub(super) fn margin() -> Option<u64> {
         None
     }
 }
@@ -158,30 +169,36 @@ mod tests {
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
-    fn coarse_readings_trail_the_exact_clock_by_less_than_the_resolution() {
-        let lag = coarse::resolution().expect("Linux has a coarse clock");
+    fn coarse_readings_trail_the_exact_clock_by_less_than_the_margin() {
+        let margin = coarse::margin().expect("Linux has a coarse clock");
+        let offset = coarse::offset().expect("and an offset");
         for _ in 0..1000 {
-            let before = to_nanos(now());
-            let coarse = coarse::nanos().expect("readable");
-            let after = to_nanos(now());
-            assert!(coarse <= after, "coarse {coarse} is ahead of {after}");
-            // The same margin as `coarse_bound`: ticks come late on a busy virtual machine.
+            let before = i128::from(to_nanos(now())) + offset;
+            let coarse = i128::from(coarse::read().expect("readable"));
+            let after = i128::from(to_nanos(now())) + offset;
             assert!(
-                coarse + 2 * lag >= before,
-                "coarse {coarse} lags {before} by more than {lag}x2"
+                coarse <= after + 1_000,
+                "coarse {coarse} is ahead of {after}"
+            );
+            // Ticks may come late on a loaded machine; this checks the conversion (an
+            // offset off by seconds would fail), not the kernel's punctuality.
+            let slack = i128::from(margin) + 50_000_000;
+            assert!(
+                coarse + slack >= before,
+                "coarse {coarse} lags {before} by more than {slack}"
             );
         }
     }
 
     #[test]
-    fn surely_before_decides_only_well_before_the_end() {
+    fn surely_open_decides_only_well_before_the_end() {
         let at = now();
         let until = nanos_after(at, Duration::from_secs(60));
         let bound = coarse_bound(at, until);
         if bound == 0 {
             return; // no coarse clock on this platform: nothing to decide
         }
-        let left = surely_before(bound, until).expect("a minute from the end is surely before it");
+        let left = surely_open(bound).expect("a minute from the end is surely open");
         assert!(
             left <= Duration::from_secs(60) + Duration::from_millis(20),
             "{left:?}"
@@ -189,6 +206,7 @@ mod tests {
         assert!(left > Duration::from_secs(59), "{left:?}");
         assert_eq!(coarse_bound(at, to_nanos(at)), 0, "no open time left");
         // A bound 50ms ago: the coarse clock is past it, so only the exact clock decides.
-        assert_eq!(surely_before(to_nanos(at) - 50_000_000, until), None);
+        let passed = coarse::read().unwrap() - 50_000_000;
+        assert_eq!(surely_open(passed), None);
     }
 }

@@ -35,6 +35,7 @@ impl BreakerConfig {
     /// assert_eq!(BreakerConfig::new(), BreakerConfig::default());
     /// assert_eq!(BreakerConfig::new().failures_threshold(), 5);
     /// ```
+    #[inline]
     pub const fn new() -> Self {
         BreakerConfig {
             failures: 5,
@@ -54,6 +55,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().failures(2).failures_threshold(), 2);
     /// ```
+    #[inline]
     pub const fn failures(self, n: u32) -> Self {
         assert!(
             n > 0,
@@ -74,6 +76,7 @@ impl BreakerConfig {
     /// let config = BreakerConfig::new().reset(Duration::from_secs(5));
     /// assert_eq!(config.reset_after(), Duration::from_secs(5));
     /// ```
+    #[inline]
     pub const fn reset(self, d: Duration) -> Self {
         BreakerConfig { reset: d, ..self }
     }
@@ -88,6 +91,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().probes(3).probe_count(), 3);
     /// ```
+    #[inline]
     pub const fn probes(self, n: u32) -> Self {
         assert!(
             n > 0,
@@ -103,6 +107,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().failures_threshold(), 5);
     /// ```
+    #[inline]
     pub const fn failures_threshold(&self) -> u32 {
         self.failures
     }
@@ -115,6 +120,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().reset_after(), Duration::from_secs(60));
     /// ```
+    #[inline]
     pub const fn reset_after(&self) -> Duration {
         self.reset
     }
@@ -126,6 +132,7 @@ impl BreakerConfig {
     ///
     /// assert_eq!(BreakerConfig::new().probe_count(), 1);
     /// ```
+    #[inline]
     pub const fn probe_count(&self) -> u32 {
         self.probes
     }

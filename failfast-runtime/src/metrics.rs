@@ -2,6 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
+use std::cell::Cell;
+
+use parking_lot::Mutex;
+
 use crate::Transition;
 
 /// A snapshot of a breaker's counters, from [`Breaker::metrics`](crate::Breaker::metrics).
@@ -33,16 +37,20 @@ pub struct Metrics {
 /// The live counters behind [`Metrics`].
 ///
 /// Every call writes one counter, so counters shared by all threads would make cores
-/// fight over one cache line on the hottest path. Instead each thread counts in its own
-/// stripe (a cache line of its own, picked by a per-thread index), and a snapshot adds
-/// the stripes up. Relaxed atomics: they are statistics, nothing synchronises through
-/// them. `calls` is not counted at all: it is the sum of the outcomes.
+/// fight over one cache line on the hottest path, and even an uncontended atomic
+/// increment waits for the core's pending stores. Instead each thread counts in a stripe
+/// of its own (a cache line nobody else writes) with a plain load and store, and a
+/// snapshot adds the stripes up. Threads beyond the number of stripes share the last one
+/// and increment it atomically: exact still, only slower. `calls` is not counted: it is
+/// the sum of the outcomes.
 pub(crate) struct Counters {
-    stripes: Box<[Stripe]>,
+    stripes: Box<[Stripe; STRIPES]>,
 }
 
-/// Stripes per breaker; threads beyond this many share stripes (still exact, slower).
-const STRIPES: usize = 16;
+/// Stripes per breaker: one per thread for the first `STRIPES - 1` threads that count at
+/// the same time, the last one shared by the rest.
+const STRIPES: usize = 32;
+const SHARED: usize = STRIPES - 1;
 
 #[derive(Default)]
 #[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
@@ -53,34 +61,94 @@ struct Stripe {
     cancelled: AtomicU64,
 }
 
-/// This thread's stripe index, handed out in turn on first use.
-fn stripe_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
+/// A stripe index a thread owns until it exits, or [`SHARED`].
+struct Slot(usize);
+
+/// Stripe indices given back by threads that exited.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The next index never handed out.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Slot {
+    fn take() -> Slot {
+        if let Some(index) = FREE.lock().pop() {
+            return Slot(index);
+        }
+        let index = NEXT.fetch_add(1, Relaxed);
+        Slot(if index < SHARED { index } else { SHARED })
     }
-    INDEX.with(|index| *index)
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Whatever this exiting thread still counts goes to the shared stripe.
+        INDEX.set(SHARED);
+        // The lock orders this thread's last counts before the next owner's first.
+        if self.0 != SHARED {
+            FREE.lock().push(self.0);
+        }
+    }
+}
+
+/// Not yet claimed: [`stripe_index`] claims a slot on first use.
+const UNCLAIMED: usize = usize::MAX;
+
+thread_local! {
+    /// This thread's stripe index, read on every count: a plain thread-local load.
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// Owns the index and gives it back when the thread exits.
+    static SLOT: Slot = Slot::take();
+}
+
+/// This thread's stripe index.
+#[inline]
+fn stripe_index() -> usize {
+    let index = INDEX.get();
+    if index != UNCLAIMED { index } else { claim() }
+}
+
+#[cold]
+fn claim() -> usize {
+    // At thread exit the slot may already be gone: count in the shared stripe then.
+    let index = SLOT.try_with(|slot| slot.0).unwrap_or(SHARED);
+    INDEX.set(index);
+    index
+}
+
+/// Adds one to a counter in stripe `index`: a plain load and store when the thread owns
+/// the stripe, an atomic increment in the shared one.
+#[inline]
+fn bump(counter: &AtomicU64, index: usize) {
+    if index == SHARED {
+        counter.fetch_add(1, Relaxed);
+    } else {
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
+    }
 }
 
 impl Counters {
-    fn mine(&self) -> &Stripe {
-        &self.stripes[stripe_index()]
+    #[inline]
+    fn count(&self, field: fn(&Stripe) -> &AtomicU64) {
+        let index = stripe_index();
+        bump(field(&self.stripes[index]), index);
     }
 
+    #[inline]
     pub(crate) fn success(&self) {
-        self.mine().successes.fetch_add(1, Relaxed);
+        self.count(|s| &s.successes);
     }
 
     pub(crate) fn failure(&self) {
-        self.mine().failures.fetch_add(1, Relaxed);
+        self.count(|s| &s.failures);
     }
 
+    #[inline]
     pub(crate) fn rejection(&self) {
-        self.mine().rejections.fetch_add(1, Relaxed);
+        self.count(|s| &s.rejections);
     }
 
     pub(crate) fn cancelled(&self) {
-        self.mine().cancelled.fetch_add(1, Relaxed);
+        self.count(|s| &s.cancelled);
     }
 
     pub(crate) fn snapshot(&self, last_transition: Option<Transition>) -> Metrics {
@@ -104,7 +172,7 @@ impl Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            stripes: Box::new(std::array::from_fn(|_| Stripe::default())),
         }
     }
 }

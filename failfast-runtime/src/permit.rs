@@ -1,11 +1,13 @@
 //! The right to make one call, and the duty to report how it went.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use crate::Breaker;
 
 /// What kind of call a permit allows; decides where its outcome is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
     /// A call through a closed breaker: its outcome feeds the policy.
     Closed,
@@ -49,18 +51,28 @@ pub(crate) enum Outcome {
 #[must_use = "a permit records the outcome of one call; drop it only to cancel the call"]
 pub struct Permit<'a> {
     breaker: &'a Breaker,
-    kind: Kind,
-    generation: u64,
-    settled: bool,
+    /// The kind in the low two bits, the spell's generation above: two words in all, so a
+    /// permit travels in registers.
+    ticket: u64,
 }
 
+const KIND_BITS: u32 = 2;
+
 impl<'a> Permit<'a> {
+    #[inline]
     pub(crate) fn new(breaker: &'a Breaker, kind: Kind, generation: u64) -> Permit<'a> {
         Permit {
             breaker,
-            kind,
-            generation,
-            settled: false,
+            ticket: (generation << KIND_BITS) | kind as u64,
+        }
+    }
+
+    #[inline]
+    fn kind(&self) -> Kind {
+        match self.ticket & ((1 << KIND_BITS) - 1) {
+            0 => Kind::Closed,
+            1 => Kind::Trial,
+            _ => Kind::Passthrough,
         }
     }
 
@@ -73,7 +85,8 @@ impl<'a> Permit<'a> {
     /// breaker.acquire().unwrap().success();
     /// assert_eq!(breaker.metrics().successes, 1);
     /// ```
-    pub fn success(mut self) {
+    #[inline]
+    pub fn success(self) {
         self.settle(Outcome::Success);
     }
 
@@ -86,7 +99,8 @@ impl<'a> Permit<'a> {
     /// breaker.acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), State::Open);
     /// ```
-    pub fn failure(mut self) {
+    #[inline]
+    pub fn failure(self) {
         self.settle(Outcome::Failure);
     }
 
@@ -101,6 +115,7 @@ impl<'a> Permit<'a> {
     /// breaker.acquire().unwrap().record(&not_found, |status| *status >= 500);
     /// assert_eq!(breaker.metrics().failures, 0);
     /// ```
+    #[inline]
     pub fn record<T, E>(self, result: &Result<T, E>, is_failure: impl Fn(&E) -> bool) {
         match result {
             Err(e) if is_failure(e) => self.failure(),
@@ -108,22 +123,29 @@ impl<'a> Permit<'a> {
         }
     }
 
-    fn settle(&mut self, outcome: Outcome) {
-        self.settled = true;
-        self.breaker.settle(self.kind, self.generation, outcome);
+    /// Reports `outcome`; the permit is used up, so its `Drop` does not run.
+    #[inline]
+    fn settle(self, outcome: Outcome) {
+        let permit = ManuallyDrop::new(self);
+        permit.report(outcome);
+    }
+
+    #[inline]
+    fn report(&self, outcome: Outcome) {
+        let generation = self.ticket >> KIND_BITS;
+        self.breaker.settle(self.kind(), generation, outcome);
     }
 }
 
 impl Drop for Permit<'_> {
+    /// Dropped without an outcome: a panic unwinding through the call, or a cancellation.
     fn drop(&mut self) {
-        if !self.settled {
-            let outcome = if std::thread::panicking() {
-                Outcome::Failure
-            } else {
-                Outcome::Cancelled
-            };
-            self.settle(outcome);
-        }
+        let outcome = if std::thread::panicking() {
+            Outcome::Failure
+        } else {
+            Outcome::Cancelled
+        };
+        self.report(outcome);
     }
 }
 
@@ -131,7 +153,7 @@ impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("breaker", &self.breaker.name())
-            .field("trial", &(self.kind == Kind::Trial))
+            .field("trial", &(self.kind() == Kind::Trial))
             .finish()
     }
 }

@@ -72,6 +72,7 @@ impl Retry {
     /// let mut retry = Retry::new(&RetryPolicy::new());
     /// assert_eq!(retry.next(&Ok::<_, ()>(()), false, |_| true, |_, _| {}), None);
     /// ```
+    #[inline]
     pub fn new(policy: &RetryPolicy) -> Retry {
         Retry {
             policy: *policy,
@@ -96,6 +97,7 @@ impl Retry {
     /// let fatal: Result<(), &str> = Err("bad request");
     /// assert_eq!(retry.next(&fatal, false, |e| *e != "bad request", |_, _| {}), None);
     /// ```
+    #[inline]
     pub fn next<T, E>(
         &mut self,
         result: &Result<T, E>,

@@ -32,6 +32,7 @@ impl Spell {
         (self.generation << STATE_BITS) | self.state.to_bits()
     }
 
+    #[inline]
     fn unpack(word: u64) -> Spell {
         Spell {
             state: State::from_bits(word & STATE_MASK),
@@ -57,8 +58,17 @@ impl AtomicSpell {
 
     /// Acquire pairs with the Release in `store`: whoever sees a spell also sees the
     /// fields written before it (the open-until instant, the cleared policy).
+    #[inline]
     pub(crate) fn load(&self) -> Spell {
         Spell::unpack(self.0.load(Ordering::Acquire))
+    }
+
+    /// The generation of the current spell if it is Closed: the hot path's one load and
+    /// one branch, without decoding the state.
+    #[inline]
+    pub(crate) fn closed_generation(&self) -> Option<u64> {
+        let word = self.0.load(Ordering::Acquire);
+        (word & STATE_MASK == State::Closed.to_bits()).then_some(word >> STATE_BITS)
     }
 
     pub(crate) fn store(&self, spell: Spell) {

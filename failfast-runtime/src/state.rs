@@ -41,6 +41,7 @@ impl State {
     }
 
     /// Decodes [`State::to_bits`]; only ever fed values it produced.
+    #[inline]
     pub(crate) const fn from_bits(bits: u64) -> State {
         match bits {
             0 => State::Closed,

@@ -22,6 +22,7 @@ impl Consecutive {
     }
 
     /// A success ends the streak.
+    #[inline]
     pub(crate) fn on_success(&self) {
         if self.failures.load(Relaxed) != 0 {
             self.failures.store(0, Relaxed);
