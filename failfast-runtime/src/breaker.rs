@@ -13,8 +13,11 @@
 //!
 //! How it stays cheap and correct:
 //! - The state and a generation number share one atomic word (a [`Spell`]). A closed
-//!   breaker hands out permits after one atomic load; a success is recorded with at most
-//!   one more load and store (see [`Consecutive`]). No lock, no clock, no allocation.
+//!   breaker hands out permits after one atomic load and a branch; a success is a plain
+//!   add to this thread's own counter stripe (see `metrics.rs`) and a read of the failure
+//!   streak (see [`Consecutive`]). No lock, no clock, no allocation, no shared write.
+//! - An open breaker rejects without the lock, on the kernel's coarse clock while the
+//!   reset is surely not over (see `clock.rs`); a full half-open one, on one more load.
 //! - Everything else (failures, trial calls, manual control) runs under one mutex, and
 //!   re-checks the spell there: a permit from an older spell has a different generation
 //!   and its outcome is ignored.
