@@ -180,3 +180,29 @@ pub mod absorbed_imports {
         Ok(())
     }
 }
+
+/// Regression: `unused_braces` fired on the user's own braces.
+///
+/// A one-expression body under a single attribute was re-emitted as a block inside a
+/// block. The lint only fires when the braces sit on one line, hence `rustfmt::skip`.
+#[rustfmt::skip]
+pub mod one_expression_bodies {
+    use super::{ApiError, circuit_breaker, retry, timeout};
+
+    /// A service.
+    pub struct Svc;
+
+    impl Svc {
+        /// Async, one attribute, one expression.
+        #[circuit_breaker(reset = "1m30s", probes = 2)]
+        pub async fn call(&self, id: u64) -> Result<u64, ApiError> { Ok(id) }
+
+        /// Sync, one attribute, one expression.
+        #[retry(attempts = 2, delay = "1ms")]
+        pub fn sync_call(&self, id: u64) -> Result<u64, ApiError> { Ok(id) }
+    }
+
+    /// A free async fn under a timeout only.
+    #[timeout("1s")]
+    pub async fn timed(id: u64) -> Result<u64, ApiError> { Ok(id) }
+}

@@ -129,10 +129,13 @@ fn body(block: &syn::Block, cx: &Cx) -> TokenStream {
             return #anchor;
         }
     };
+    // The block's statements, not the block: `{ { Ok(x) } }` would trip `unused_braces`
+    // on the user's own braces.
+    let stmts = &block.stmts;
     if cx.is_async {
-        quote!(async { #edge #block })
+        quote!(async { #edge #(#stmts)* })
     } else {
-        quote!(|| { #edge #block })
+        quote!(|| { #edge #(#stmts)* })
     }
 }
 
