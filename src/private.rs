@@ -8,7 +8,8 @@ use std::time::Duration;
 pub use ::core;
 use failfast_runtime::BreakerName;
 pub use failfast_runtime::{
-    Breaker, BreakerConfig, Error, Jitter, Permit, Retry, RetryInfo, RetryPolicy,
+    Breaker, BreakerConfig, Budget, Error, Jitter, Mode, Permit, Retry, RetryAfter, RetryInfo,
+    RetryPolicy, Rules, Window,
 };
 
 /// The breaker of one annotated fn: looked up in the registry on its first call, then kept.
@@ -31,6 +32,109 @@ impl Site {
             failfast_runtime::registry().breaker(name.resolve(), config)
         })
     }
+}
+
+/// The named retry budget of one `#[retry(budget = "name")]`: looked up in the registry on
+/// the first call, then kept (the handle of a registry budget copies without touching any
+/// shared count).
+pub struct BudgetSite(OnceLock<Budget>);
+
+impl BudgetSite {
+    /// An empty site, for a `static` in the generated code.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> BudgetSite {
+        BudgetSite(OnceLock::new())
+    }
+
+    /// The budget named `name` in the registry, for one call's [`Retry`].
+    #[inline]
+    pub fn budget(&'static self, name: &'static str) -> Budget {
+        self.0
+            .get_or_init(|| failfast_runtime::registry().budget(name))
+            .clone()
+    }
+}
+
+/// What `window = expr` accepts: a number of calls or a length of time.
+#[diagnostic::on_unimplemented(
+    message = "`window` takes a number of calls (u32) or a `Duration`, not `{Self}`",
+    label = "a count or a length of time",
+    note = "write `window = 100` for the last 100 calls, or `window = \"60s\"` for the last minute"
+)]
+pub trait IntoWindow {
+    /// The window.
+    fn into_window(self) -> Window;
+}
+
+impl IntoWindow for u32 {
+    #[inline]
+    fn into_window(self) -> Window {
+        Window::Calls(self)
+    }
+}
+
+impl IntoWindow for Duration {
+    #[inline]
+    fn into_window(self) -> Window {
+        Window::Time(self)
+    }
+}
+
+/// The value of `window = expr`.
+#[inline]
+pub fn window(window: impl IntoWindow) -> Window {
+    window.into_window()
+}
+
+/// The default `retry_if_ok`: an `Ok` value is never retried.
+#[inline]
+pub fn never_ok<T>(_: &T) -> bool {
+    false
+}
+
+/// The default `retry_after`: the backoff decides every wait.
+#[inline]
+pub fn no_retry_after<E>(_: &E) -> Option<Duration> {
+    None
+}
+
+/// `retry_after` without a value: the error type says how long to wait.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `failfast::RetryAfter`",
+    label = "`retry_after` alone asks the error how long to wait",
+    note = "implement `failfast::RetryAfter` for `{Self}`, or name a fn: `retry_after = my_fn` with `fn my_fn(&{Self}) -> Option<Duration>`"
+)]
+pub trait ErrorRetryAfter: RetryAfter {}
+impl<E: RetryAfter> ErrorRetryAfter for E {}
+
+/// `retry_after` alone: the error's own [`RetryAfter`] impl.
+#[inline]
+pub fn error_retry_after<E: ErrorRetryAfter>(error: &E) -> Option<Duration> {
+    error.retry_after()
+}
+
+/// [`Retry::next_with`] with each rule as its own argument: closures written in the
+/// attribute are checked after the result, so they get their parameter types from it.
+#[inline]
+pub fn next_with<T, E>(
+    retry: &mut Retry,
+    result: &Result<T, E>,
+    stop: bool,
+    retry_if: impl Fn(&E) -> bool,
+    retry_if_ok: impl Fn(&T) -> bool,
+    retry_after: impl Fn(&E) -> Option<Duration>,
+    on_retry: impl FnOnce(&E, &RetryInfo),
+) -> Option<Duration> {
+    retry.next_with(
+        result,
+        stop,
+        Rules {
+            retry_if,
+            retry_if_ok,
+            retry_after,
+            on_retry,
+        },
+    )
 }
 
 /// A breaker's name as the attribute knows it.

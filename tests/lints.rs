@@ -68,6 +68,60 @@ async fn everything_fallback(_id: u64, _name: String, _buf: Vec<u8>) -> Result<u
     Ok(0)
 }
 
+// `retry_if_ok` takes a `fn(&T) -> bool`, whatever the size of `T`.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+const fn nothing_found(n: &usize) -> bool {
+    *n == 0
+}
+
+fn server_hint(e: &ApiError) -> Option<Duration> {
+    match e {
+        ApiError::Failfast(e) => failfast::RetryAfter::retry_after(e),
+        ApiError::Down => None,
+    }
+}
+
+/// The window of `policy_expressions`, as an expression.
+const WINDOW: u32 = 50;
+
+/// Every policy and retry-control argument, stacked, async.
+#[retry(
+    attempts = 3,
+    delay = "10ms",
+    budget = "lints::budget",
+    retry_if_ok = nothing_found,
+    retry_after = server_hint,
+)]
+#[circuit_breaker(
+    "lints::policies",
+    failure_rate = 0.5,
+    window = "60s",
+    min_calls = 20,
+    slow = "2s",
+    slow_rate = 0.8,
+    reset = "1s",
+    reset_max = "10m",
+    mode = "observe"
+)]
+#[timeout("1s")]
+pub async fn policies(id: u64) -> Result<usize, ApiError> {
+    Ok(usize::try_from(id).unwrap_or(0))
+}
+
+/// The same, sync, with closures, expressions and `retry_after` alone.
+#[retry(budget = "none", retry_if_ok = |n: &u32| *n == 0, retry_after)]
+#[circuit_breaker(
+    "lints::policy_expressions",
+    failures = 2,
+    slow = LIMIT,
+    slow_rate = 1,
+    window = WINDOW,
+    mode = "enforce"
+)]
+pub fn policy_expressions(n: u32) -> Result<u32, failfast::Error> {
+    Ok(n + 1)
+}
+
 /// The same stack, sync (no timeout). Regression: a `mut` parameter of a retried fn is
 /// only read (to clone it per attempt), which must not warn `unused_mut`.
 #[retry(attempts = 2, delay = "1ms", retry_if = |e: &ApiError| matches!(e, ApiError::Down))]
@@ -146,12 +200,14 @@ fn expansions_compile_and_run() {
     assert_eq!(sync(1, "ab").ok(), Some(4));
     assert!(bare().is_ok());
     assert_eq!(only_retry("x".to_owned()).ok().as_deref(), Some("x"));
+    assert_eq!(policy_expressions(1).ok(), Some(2));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
     rt.block_on(async {
         assert_eq!(everything(1, "ab".into(), vec![]).await.ok(), Some(4));
+        assert_eq!(policies(3).await.ok(), Some(3));
         assert!(only_timeout().await.is_ok());
         assert_eq!(early(true).await.ok(), Some(1));
         assert_eq!(client.get().await.ok(), Some(&2));

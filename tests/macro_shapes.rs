@@ -77,7 +77,7 @@ mod generics {
 mod impl_trait_args {
     use super::*;
 
-    #[retry(attempts = 3, delay = "1ms")]
+    #[retry(attempts = 3, delay = "1ms", budget = "none")]
     fn call(f: impl Fn() -> Result<u32, ApiError> + Clone) -> Result<u32, ApiError> {
         f()
     }
@@ -118,7 +118,7 @@ mod methods {
         }
 
         #[circuit_breaker]
-        #[retry(attempts = 3, delay = "1ms")]
+        #[retry(attempts = 3, delay = "1ms", budget = "none")]
         pub fn bump(&mut self) -> Result<u32, ApiError> {
             self.calls += 1;
             if self.calls < 3 {
@@ -264,7 +264,7 @@ mod control_flow {
     }
 
     /// `?` and `return` leave the body only: the retry sees both errors.
-    #[retry(attempts = 5, delay = "1ms")]
+    #[retry(attempts = 5, delay = "1ms", budget = "none")]
     fn question_mark(early: bool) -> Result<u32, ApiError> {
         if early {
             return Ok(0);
@@ -373,7 +373,7 @@ mod reexport {
 
     static CALLS: AtomicU32 = AtomicU32::new(0);
 
-    #[retry(crate = crate::reexport::ff, attempts = 3, delay = "1ms")]
+    #[retry(crate = crate::reexport::ff, attempts = 3, delay = "1ms", budget = "none")]
     #[circuit_breaker("macro_shapes::reexport", failures = 1, crate = "crate::reexport::ff")]
     pub fn through_reexport() -> Result<u8, ApiError> {
         CALLS.fetch_add(1, Ordering::SeqCst);
@@ -438,7 +438,7 @@ mod stacking {
     static INNER_CALLS: AtomicU32 = AtomicU32::new(0);
 
     /// The retry is outside: the open breaker's rejection stops it at once.
-    #[retry(attempts = 5, delay = "1ms")]
+    #[retry(attempts = 5, delay = "1ms", budget = "none")]
     #[circuit_breaker("macro_shapes::retry_outside", failures = 2)]
     fn retry_outside() -> Result<(), ApiError> {
         INNER_CALLS.fetch_add(1, Ordering::SeqCst);
@@ -525,7 +525,7 @@ mod by_value_params {
     static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
 
     /// Each attempt gets its own copy, even when the body consumes or mutates it.
-    #[retry(attempts = 3, delay = "1ms")]
+    #[retry(attempts = 3, delay = "1ms", budget = "none")]
     fn consume(
         mut items: Vec<u8>,
         (a, b): (String, u8),
@@ -546,7 +546,7 @@ mod by_value_params {
         assert_eq!(ATTEMPTS.load(Ordering::SeqCst), 3);
     }
 
-    #[retry(attempts = 2, delay = "1ms")]
+    #[retry(attempts = 2, delay = "1ms", budget = "none")]
     fn through_mut_ref(out: &mut Vec<u8>) -> Result<(), ApiError> {
         out.push(1);
         if out.len() < 2 {

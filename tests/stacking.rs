@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep};
 static SLOW_CALLS: AtomicU32 = AtomicU32::new(0);
 
 /// The documented order: retry each timed-out call, while the breaker counts each attempt.
-#[retry(attempts = 3, delay = "100ms", jitter = "none")]
+#[retry(attempts = 3, delay = "100ms", jitter = "none", budget = "none")]
 #[circuit_breaker("stack::retry_breaker_timeout", failures = 5, reset = "30s")]
 #[timeout("1s")]
 async fn hangs() -> Result<(), ApiError> {
@@ -69,7 +69,7 @@ static INNER_CALLS: AtomicU32 = AtomicU32::new(0);
 
 /// The other way round: the breaker sees one outcome per retried call.
 #[circuit_breaker("stack::breaker_retry", failures = 2, reset = "30s")]
-#[retry(attempts = 3, delay = "10ms", jitter = "none")]
+#[retry(attempts = 3, delay = "10ms", jitter = "none", budget = "none")]
 async fn retried_inside() -> Result<(), ApiError> {
     INNER_CALLS.fetch_add(1, SeqCst);
     Err(ApiError::Down)
@@ -98,7 +98,13 @@ static BOUNDED_CALLS: AtomicU32 = AtomicU32::new(0);
 
 /// A timeout on top bounds the whole retried call, waits included.
 #[timeout("1s")]
-#[retry(attempts = 10, delay = "300ms", factor = 1.0, jitter = "none")]
+#[retry(
+    attempts = 10,
+    delay = "300ms",
+    factor = 1.0,
+    jitter = "none",
+    budget = "none"
+)]
 async fn bounded() -> Result<(), ApiError> {
     BOUNDED_CALLS.fetch_add(1, SeqCst);
     Err(ApiError::Down)
@@ -120,6 +126,7 @@ async fn timeout_over_retry_bounds_every_attempt_together() {
 
 static SYNC_STACK_CALLS: AtomicU32 = AtomicU32::new(0);
 
+/// The default budget, on purpose: the only fn of this binary that draws from it.
 #[retry(attempts = 4, delay = "1ms", jitter = "none")]
 #[circuit_breaker("stack::sync", failures = 2, reset = "60s")]
 fn sync_stack() -> Result<(), ApiError> {

@@ -30,6 +30,16 @@ mod kw {
     syn::custom_keyword!(retry_if);
     syn::custom_keyword!(on_retry);
     syn::custom_keyword!(after);
+    syn::custom_keyword!(failure_rate);
+    syn::custom_keyword!(window);
+    syn::custom_keyword!(min_calls);
+    syn::custom_keyword!(slow);
+    syn::custom_keyword!(slow_rate);
+    syn::custom_keyword!(reset_max);
+    syn::custom_keyword!(mode);
+    syn::custom_keyword!(budget);
+    syn::custom_keyword!(retry_if_ok);
+    syn::custom_keyword!(retry_after);
 }
 
 /// The three attributes.
@@ -57,11 +67,18 @@ impl Attr {
             Attr::CircuitBreaker => &[
                 "name",
                 "failures",
+                "failure_rate",
+                "window",
+                "min_calls",
+                "slow",
+                "slow_rate",
                 "reset",
+                "reset_max",
                 "probes",
                 "is_failure",
                 "fallback",
                 "enabled",
+                "mode",
                 "crate",
             ],
             Attr::Retry => &[
@@ -72,6 +89,9 @@ impl Attr {
                 "jitter",
                 "deadline",
                 "retry_if",
+                "retry_if_ok",
+                "retry_after",
+                "budget",
                 "on_retry",
                 "crate",
             ],
@@ -82,17 +102,8 @@ impl Attr {
     /// Keys of the public design that later versions add.
     fn later_keys(self) -> &'static [&'static str] {
         match self {
-            Attr::CircuitBreaker => &[
-                "failure_rate",
-                "window",
-                "min_calls",
-                "slow",
-                "slow_rate",
-                "store",
-                "mode",
-                "reset_max",
-            ],
-            Attr::Retry => &["budget", "retry_if_ok"],
+            Attr::CircuitBreaker => &["store"],
+            Attr::Retry => &[],
             Attr::Timeout => &[],
         }
     }
@@ -118,6 +129,25 @@ impl Attr {
                 ("fallback_function", "fallback"),
                 ("enable", "enabled"),
                 ("disabled", "enabled"),
+                ("failure_rate_threshold", "failure_rate"),
+                ("failure_ratio", "failure_rate"),
+                ("error_rate", "failure_rate"),
+                ("sliding_window", "window"),
+                ("sliding_window_size", "window"),
+                ("window_size", "window"),
+                ("minimum_calls", "min_calls"),
+                ("minimum_number_of_calls", "min_calls"),
+                ("min_requests", "min_calls"),
+                ("min_throughput", "min_calls"),
+                ("slow_call_duration_threshold", "slow"),
+                ("slow_threshold", "slow"),
+                ("slow_call_rate_threshold", "slow_rate"),
+                ("slow_ratio", "slow_rate"),
+                ("max_reset", "reset_max"),
+                ("max_open", "reset_max"),
+                ("reset_timeout_max", "reset_max"),
+                ("metrics_only", "mode"),
+                ("dry_run", "mode"),
             ],
             Attr::Retry => &[
                 ("max_attempts", "attempts"),
@@ -141,6 +171,12 @@ impl Attr {
                 ("when", "retry_if"),
                 ("before_sleep", "on_retry"),
                 ("on_error", "on_retry"),
+                ("retry_budget", "budget"),
+                ("retry_on_result", "retry_if_ok"),
+                ("retry_if_result", "retry_if_ok"),
+                ("retry_on_ok", "retry_if_ok"),
+                ("honor_retry_after", "retry_after"),
+                ("respect_retry_after", "retry_after"),
             ],
             Attr::Timeout => &[
                 ("duration", "after"),
@@ -173,11 +209,18 @@ pub(crate) struct Arg {
 pub(crate) struct BreakerArgs {
     pub(crate) name: Option<Arg>,
     pub(crate) failures: Option<Arg>,
+    pub(crate) failure_rate: Option<Arg>,
+    pub(crate) window: Option<Arg>,
+    pub(crate) min_calls: Option<Arg>,
+    pub(crate) slow: Option<Arg>,
+    pub(crate) slow_rate: Option<Arg>,
     pub(crate) reset: Option<Arg>,
+    pub(crate) reset_max: Option<Arg>,
     pub(crate) probes: Option<Arg>,
     pub(crate) is_failure: Option<Arg>,
     pub(crate) fallback: Option<Arg>,
     pub(crate) enabled: Option<Arg>,
+    pub(crate) mode: Option<Arg>,
     pub(crate) krate: Option<Arg>,
     pub(crate) errors: Errors,
 }
@@ -192,6 +235,11 @@ pub(crate) struct RetryArgs {
     pub(crate) jitter: Option<Arg>,
     pub(crate) deadline: Option<Arg>,
     pub(crate) retry_if: Option<Arg>,
+    pub(crate) retry_if_ok: Option<Arg>,
+    /// `retry_after = path`, or `retry_after` alone (the error's `RetryAfter` impl), whose
+    /// value is then an empty `Expr::Verbatim`.
+    pub(crate) retry_after: Option<Arg>,
+    pub(crate) budget: Option<Arg>,
     pub(crate) on_retry: Option<Arg>,
     pub(crate) krate: Option<Arg>,
     pub(crate) errors: Errors,
@@ -222,10 +270,33 @@ impl Parse for BreakerArgs {
                 set_once(&mut args.name, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::failures) {
                 let key = key::<kw::failures>(input, "failures")?;
+                one_policy(&args.failure_rate, key, errors);
                 set_once(&mut args.failures, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::failure_rate) {
+                let key = key::<kw::failure_rate>(input, "failure_rate")?;
+                one_policy(&args.failures, key, errors);
+                set_once(&mut args.failure_rate, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::window) {
+                let key = key::<kw::window>(input, "window")?;
+                set_once(&mut args.window, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::min_calls) {
+                let key = key::<kw::min_calls>(input, "min_calls")?;
+                set_once(&mut args.min_calls, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::slow) {
+                let key = key::<kw::slow>(input, "slow")?;
+                set_once(&mut args.slow, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::slow_rate) {
+                let key = key::<kw::slow_rate>(input, "slow_rate")?;
+                set_once(&mut args.slow_rate, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::reset) {
                 let key = key::<kw::reset>(input, "reset")?;
                 set_once(&mut args.reset, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::reset_max) {
+                let key = key::<kw::reset_max>(input, "reset_max")?;
+                set_once(&mut args.reset_max, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::mode) {
+                let key = key::<kw::mode>(input, "mode")?;
+                set_once(&mut args.mode, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::probes) {
                 let key = key::<kw::probes>(input, "probes")?;
                 set_once(&mut args.probes, keyed(input, key)?, errors);
@@ -301,6 +372,24 @@ impl Parse for RetryArgs {
             } else if lookahead.peek(kw::retry_if) {
                 let key = key::<kw::retry_if>(input, "retry_if")?;
                 set_once(&mut args.retry_if, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::retry_if_ok) {
+                let key = key::<kw::retry_if_ok>(input, "retry_if_ok")?;
+                set_once(&mut args.retry_if_ok, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::retry_after) {
+                let key = key::<kw::retry_after>(input, "retry_after")?;
+                // `retry_after` alone: the error type's own `RetryAfter` impl.
+                let arg = if input.peek(Token![=]) {
+                    keyed(input, key)?
+                } else {
+                    Arg {
+                        key,
+                        value: Expr::Verbatim(proc_macro2::TokenStream::new()),
+                    }
+                };
+                set_once(&mut args.retry_after, arg, errors);
+            } else if lookahead.peek(kw::budget) {
+                let key = key::<kw::budget>(input, "budget")?;
+                set_once(&mut args.budget, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::on_retry) {
                 let key = key::<kw::on_retry>(input, "on_retry")?;
                 set_once(&mut args.on_retry, keyed(input, key)?, errors);
@@ -438,6 +527,19 @@ fn set_once(slot: &mut Option<Arg>, arg: Arg, errors: &mut Errors) {
     }
 }
 
+/// `failures` and `failure_rate` are two ways to open the breaker: the second one written
+/// is the error.
+fn one_policy(other: &Option<Arg>, key: Key, errors: &mut Errors) {
+    if other.is_some() {
+        errors.error(
+            key.span,
+            "`failures` and `failure_rate` cannot be used together: `failures = N` opens the \
+             breaker after N failures in a row, `failure_rate = R` when the share of failures \
+             over a sliding `window` reaches R; keep one",
+        );
+    }
+}
+
 /// Between arguments: a comma, or the end.
 fn comma(input: ParseStream, attr: Attr) -> syn::Result<()> {
     if input.is_empty() || input.parse::<Option<Token![,]>>()?.is_some() {
@@ -558,6 +660,16 @@ pub(crate) fn example(key: &str) -> &'static str {
         "retry_if" => "retry_if = is_transient",
         "on_retry" => "on_retry = log_retry",
         "after" => "after = \"3s\"",
+        "failure_rate" => "failure_rate = 0.5",
+        "window" => "window = 100",
+        "min_calls" => "min_calls = 10",
+        "slow" => "slow = \"2s\"",
+        "slow_rate" => "slow_rate = 0.8",
+        "reset_max" => "reset_max = \"10m\"",
+        "mode" => "mode = \"observe\"",
+        "budget" => "budget = \"payments\"",
+        "retry_if_ok" => "retry_if_ok = is_unavailable",
+        "retry_after" => "retry_after = server_hint",
         _ => "key = value",
     }
 }
@@ -620,21 +732,23 @@ mod tests {
             attemps = 3,
             delay = "1s",
             delay = "2s",
-            budget = "x"
+            budget = "x",
+            retry_if_ok = is_503,
+            retry_after
         ))
         .unwrap();
+        assert!(args.budget.is_some() && args.retry_if_ok.is_some());
+        assert!(
+            matches!(args.retry_after, Some(Arg { value: Expr::Verbatim(ref v), .. }) if v.is_empty())
+        );
         let errors = errors_of(args.errors);
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
             errors[0]
                 .starts_with("unknown argument `attemps` for #[retry]; did you mean `attempts`?")
         );
         assert!(errors[0].contains("expected one of: attempts, delay, factor"));
         assert_eq!(errors[1], "`delay` is given twice; keep one");
-        assert_eq!(
-            errors[2],
-            "`budget` is not available yet in this version of failfast"
-        );
     }
 
     #[test]
@@ -645,13 +759,45 @@ mod tests {
             errors[0].contains("did you mean `attempts`? (`attempts` counts the first call too)")
         );
         assert!(errors[1].contains("is an argument of #[circuit_breaker]"));
-        let args: BreakerArgs = syn::parse2(quote!(window = 100, threshold = 3)).unwrap();
+        let args: BreakerArgs = syn::parse2(quote!(store = redis, threshold = 3)).unwrap();
         let errors = errors_of(args.errors);
         assert_eq!(
             errors[0],
-            "`window` is not available yet in this version of failfast"
+            "`store` is not available yet in this version of failfast"
         );
         assert!(errors[1].contains("did you mean `failures`?"));
+        let args: RetryArgs = syn::parse2(quote!(window = 100, retry_budget = "x")).unwrap();
+        let errors = errors_of(args.errors);
+        assert!(errors[0].contains("`window` is an argument of #[circuit_breaker]"));
+        assert!(errors[1].contains("did you mean `budget`?"));
+    }
+
+    #[test]
+    fn failures_and_failure_rate_exclude_each_other() {
+        for (tokens, second) in [
+            (
+                quote!(failures = 3, window = 10, failure_rate = 0.5),
+                "failure_rate",
+            ),
+            (quote!(failure_rate = 0.5, failures = 3), "failures"),
+        ] {
+            let args: BreakerArgs = syn::parse2(tokens).unwrap();
+            assert!(args.failures.is_some() && args.failure_rate.is_some());
+            let errors = errors_of(args.errors);
+            assert_eq!(errors.len(), 1, "{errors:?} ({second})");
+            assert!(errors[0].starts_with("`failures` and `failure_rate` cannot be used together"));
+        }
+        let args: BreakerArgs = syn::parse2(quote!(
+            failure_rate = 0.5,
+            window = "60s",
+            min_calls = 20,
+            slow = "2s",
+            slow_rate = 0.8,
+            reset_max = "10m",
+            mode = "observe"
+        ))
+        .unwrap();
+        assert!(errors_of(args.errors).is_empty());
     }
 
     #[test]

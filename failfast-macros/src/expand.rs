@@ -9,7 +9,9 @@
 //! `crate = path` override).
 
 use crate::signature::FnSig;
-use crate::validate::{Breaker, Dur, Layer, LayerKind, Predicate, Retry, Timeout};
+use crate::validate::{
+    Breaker, BudgetArg, Dur, Layer, LayerKind, Predicate, Retry, RetryAfterArg, Timeout, WindowArg,
+};
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -163,13 +165,37 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
         },
     };
     let failures = b.failures.iter();
+    let failure_rate = b.failure_rate.iter();
+    let window = b.window.iter().map(|window| match window {
+        WindowArg::Calls(calls) => quote!(#p::Window::Calls(#calls)),
+        WindowArg::Time(time) => {
+            let time = duration(time, &p);
+            quote!(#p::Window::Time(#time))
+        }
+        WindowArg::Expr(expr) => {
+            let p = private(&layer.krate, expr.span());
+            quote_spanned!(expr.span()=> #p::window(#expr))
+        }
+    });
+    let min_calls = b.min_calls.iter();
+    let slow = b.slow.iter().map(|slow| duration(slow, &p));
+    let slow_rate = b.slow_rate.iter();
     let reset = b.reset.iter().map(|reset| duration(reset, &p));
+    let reset_max = b.reset_max.iter().map(|max| duration(max, &p));
     let probes = b.probes.iter();
+    let mode = b.mode.iter();
     let config = quote! {
         #p::BreakerConfig::new()
             #(.failures(#failures))*
+            #(.failure_rate(#failure_rate))*
+            #(.window(#window))*
+            #(.min_calls(#min_calls))*
+            #(.slow(#slow))*
+            #(.slow_rate(#slow_rate))*
             #(.reset(#reset))*
+            #(.reset_max(#reset_max))*
             #(.probes(#probes))*
+            #(.mode(#p::Mode::#mode))*
     };
     let is_failure = predicate(b.is_failure.as_ref(), &p, 1);
     let call = inner.callable(cx);
@@ -314,6 +340,50 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
         Some(hook) => predicate(Some(hook), &p, 2),
         None => quote!(#p::no_hook),
     };
+    let (flag, stop) = if breaker_inside {
+        (quote!(let mut #rejected = false;), quote!(#rejected))
+    } else {
+        (quote!(), quote!(false))
+    };
+    // The common case asks `Retry::next`; `retry_if_ok` or `retry_after` need the rules
+    // of `Retry::next_with`, passed through a private fn so that closures written in
+    // place get their parameter types from the result (closure arguments are checked
+    // after the others).
+    let decide = if r.retry_if_ok.is_some() || r.retry_after.is_some() {
+        let retry_if_ok = match &r.retry_if_ok {
+            Some(user) => predicate(Some(user), &p, 1),
+            None => quote!(#p::never_ok),
+        };
+        let retry_after = match &r.retry_after {
+            Some(RetryAfterArg::Fn(user)) => predicate(Some(user), &p, 1),
+            Some(RetryAfterArg::Trait(span)) => {
+                // A closure, so the missing impl is reported once, on the key, and not
+                // again where the fn item would have to implement `Fn`.
+                let p = private(&layer.krate, *span);
+                let error = Ident::new("__failfast_error", *span);
+                quote_spanned!(*span=> |#error: &_| #p::error_retry_after(#error))
+            }
+            None => quote!(#p::no_retry_after),
+        };
+        quote! {
+            #p::next_with(
+                &mut #stepper, &#result, #stop, #retry_if, #retry_if_ok, #retry_after, #on_retry,
+            )
+        }
+    } else {
+        quote!(#stepper.next(&#result, #stop, #retry_if, #on_retry))
+    };
+    // The budget: the process-wide default unless named; a named one is looked up once
+    // per call site.
+    let budget_site = Ident::new("__FAILFAST_BUDGET", Span::mixed_site());
+    let (budget_static, budget) = match &r.budget {
+        None => (quote!(), quote!()),
+        Some(BudgetArg::None) => (quote!(), quote!(.budget(#p::core::option::Option::None))),
+        Some(BudgetArg::Named(name)) => (
+            quote!(static #budget_site: #p::BudgetSite = #p::BudgetSite::new();),
+            quote!(.budget(#p::core::option::Option::Some(#budget_site.budget(#name)))),
+        ),
+    };
 
     let clones = cx.sig.owned_bindings().into_iter().map(|binding| {
         let ident = binding.ident;
@@ -329,11 +399,6 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
     } else {
         quote!({ #(#clones)* #attempt })
     };
-    let (flag, stop) = if breaker_inside {
-        (quote!(let mut #rejected = false;), quote!(#rejected))
-    } else {
-        (quote!(), quote!(false))
-    };
     let sleep = if cx.is_async {
         quote!(#p::sleep(#wait).await)
     } else {
@@ -347,11 +412,12 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
             #(.max_delay(#max_delay))*
             #(.jitter(#jitter))*
             #(.deadline(#deadline))*;
-        let mut #stepper = #p::Retry::new(&#policy);
+        #budget_static
+        let mut #stepper = #p::Retry::new(&#policy) #budget;
         loop {
             #flag
             let #result: #ret = #attempt;
-            match #stepper.next(&#result, #stop, #retry_if, #on_retry) {
+            match #decide {
                 #p::core::option::Option::Some(#wait) => #sleep,
                 #p::core::option::Option::None => break #result,
             }

@@ -31,7 +31,7 @@
 //! ```text
 //! async fn f(x: String) -> Result<T, E> {
 //!     let policy = RetryPolicy::new();
-//!     let mut retry = Retry::new(&policy);
+//!     let mut retry = Retry::new(&policy);         // `.budget(..)` with `budget = ..`
 //!     loop {
 //!         let mut rejected = false;
 //!         let result: Result<T, E> = {
@@ -42,6 +42,8 @@
 //!                 Err(open) => { rejected = true; rejected(open) } // never retried
 //!             }
 //!         };
+//!         // `next_with(&mut retry, &result, .., retry_if_ok, retry_after, ..)` with
+//!         // `retry_if_ok` or `retry_after`
 //!         match retry.next(&result, rejected, every_error, no_hook) {
 //!             Some(wait) => sleep(wait).await,
 //!             None => break result,
@@ -63,9 +65,10 @@ mod validate;
 use args::Attr;
 use proc_macro::TokenStream;
 
-/// Guards a fn with a circuit breaker: after `failures` failed calls in a row the breaker
-/// opens and calls fail fast, without running the body, for `reset`; then `probes` trial
-/// calls decide whether it closes again.
+/// Guards a fn with a circuit breaker: after `failures` failed calls in a row (or, with
+/// `failure_rate`, once that share of the recent calls failed) the breaker opens and calls
+/// fail fast, without running the body, for `reset`; then `probes` trial calls decide
+/// whether it closes again.
 ///
 /// The fn returns `Result<T, E>` and is sync or async, a free fn or a method. A rejected
 /// call returns `Err(E::from(failfast::Error::Open { .. }))`, so `E` implements
@@ -76,16 +79,57 @@ use proc_macro::TokenStream;
 /// |---|---|---|
 /// | `"name"` first, or `name = "name"` | the breaker's key in the registry; fns naming the same key share one breaker | `module::fn`, or `module::Type::method` for a method |
 /// | `failures = 5` | open after this many failures in a row (at least 1) | 5 |
+/// | `failure_rate = 0.5` | instead of `failures`: open once the window holds `min_calls` outcomes and this share of them (in (0, 1]; exactly the rate opens) failed | off |
+/// | `window = 100` or `window = "60s"` | the sliding window of `failure_rate` and `slow_rate`: the last N calls, or the calls of the last duration | 100 calls |
+/// | `min_calls = 10` | outcomes the window must hold before a rate can open the breaker (a count window smaller than this counts when full) | 10 |
+/// | `slow = "2s"` | a call that takes longer, success or failure, is slow: counted in the metrics, and toward `slow_rate` | off |
+/// | `slow_rate = 0.8` | open once this share of the window's calls were slow (in (0, 1]; needs `slow`) | off |
 /// | `reset = "60s"` | how long the breaker stays open before a trial call | 60s |
+/// | `reset_max = "10m"` | each reopen straight from half-open doubles the open time (jittered), up to this; a close brings it back to `reset` | off |
 /// | `probes = 1` | trial calls in half-open; all must succeed to close, one failure reopens (at least 1) | 1 |
 /// | `is_failure = path` | a `fn(&E) -> bool` deciding which errors count as failures; the others count as successes and are returned unchanged | every `Err` |
 /// | `fallback = path` | a fn with the same parameters and return type, called instead when the breaker rejects the call; on a method, a method of the same type (called with the same receiver); on an async fn, an async fn | none: `Err(Error::Open)` |
 /// | `enabled = expr` | a `bool`; `false` makes the attribute a pass-through | true |
+/// | `mode = "observe"` | `"observe"`: record, transition and report as usual but never reject (to roll thresholds out safely); `"enforce"`: reject while open. Switchable at run time through the registry | `"enforce"` |
 /// | `crate = path` | where failfast is, for crates that re-export it | `::failfast` |
 ///
 /// Durations are strings with units (`"250ms"`, `"3s"`, `"1m30s"`, `"1.5s"`, `"2h"`; units
 /// ns, us, ms, s, m, h), checked at compile time, or any expression of type
 /// `std::time::Duration`. A panic in the body counts as a failure and propagates.
+///
+/// Checked at compile time: `failures` and `failure_rate` exclude each other; the rates lie
+/// in (0, 1]; a window is not empty; `slow_rate` needs `slow`; `window` and `min_calls`
+/// need `failure_rate` or `slow_rate` (the consecutive-failure policy has no window, and
+/// `slow` alone only counts slow calls); `reset_max` is at least `reset`.
+///
+/// ```
+/// use failfast::circuit_breaker;
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+///
+/// // Open when half of the calls of the last minute failed (at least 20 of them), or when
+/// // 80% took over 2s; stay open 30s, up to 10m while trial calls keep failing.
+/// #[circuit_breaker(
+///     "search",
+///     failure_rate = 0.5,
+///     window = "60s",
+///     min_calls = 20,
+///     slow = "2s",
+///     slow_rate = 0.8,
+///     reset = "30s",
+///     reset_max = "10m"
+/// )]
+/// async fn search(query: &str) -> Result<Vec<String>, ApiError> {
+///     Ok(vec![query.to_owned()])
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(search("rust").await.unwrap(), ["rust"]);
+/// # }
+/// ```
 ///
 /// # Example
 /// ```
@@ -177,8 +221,16 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `jitter = "full"` | `"full"`, `"equal"`, `"decorrelated"` or `"none"`: the AWS *Exponential Backoff and Jitter* schemes | `"full"` |
 /// | `deadline = "30s"` | give up once the next wait would pass this much total time | none |
 /// | `retry_if = path` | a `fn(&E) -> bool` deciding which errors are retried | every `Err` |
-/// | `on_retry = path` | a `fn(&E, &failfast::RetryInfo)` called before each wait | none |
+/// | `retry_if_ok = path` | a `fn(&T) -> bool`: retry an `Ok` value too (a 503 inside `Ok(Response)`); when the attempts run out the last value is returned as it is | none |
+/// | `retry_after = path` | a `fn(&E) -> Option<Duration>`: the wait the error asks for (a `Retry-After` header), used instead of the backoff's, capped at `max_delay`, within `deadline`. `retry_after` alone uses the error's `failfast::RetryAfter` impl | the backoff |
+/// | `budget = "name"` / `budget = "none"` | the retry budget this fn draws from: each first attempt deposits, each retry needs a token, and an empty budget stops the retries (the last result is returned). A name is shared by every fn naming it (ratio 0.1, floor 10/s, set at run time with `failfast::registry().budget("name")`); `"none"`: no budget; `"default"`: the default one, explicitly | the process-wide default budget (ratio 0.2, floor 10/s) |
+/// | `on_retry = path` | a `fn(&E, &failfast::RetryInfo)` called before each wait (after an error) | none |
 /// | `crate = path` | where failfast is, for crates that re-export it | `::failfast` |
+///
+/// **Every retry draws from a budget**, as in Envoy, gRPC and the AWS SDKs: without a
+/// `budget` argument, the process-wide default one (retries add at most 20% to the calls,
+/// plus 10 per second). So three stacked layers of 4 attempts cannot turn one request into
+/// 64 calls to a dependency that is down. Write `budget = "none"` to opt out.
 ///
 /// When a `#[circuit_breaker]` sits below `#[retry]` on the same fn, the breaker's own
 /// rejection is never retried. Across fns, `retry_if = failfast::not_open` does the same.
@@ -199,6 +251,45 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     eprintln!("attempt {} failed: {error}; next try in {:?}", info.attempt, info.delay);
 /// }
 /// # assert_eq!(fetch("https://example.com".into()).unwrap(), "https://example.com");
+/// ```
+///
+/// An HTTP client that returns every response as `Ok`, a server that says when to come
+/// back, and a budget shared with the other fns calling the same service:
+/// ```
+/// use failfast::retry;
+/// use std::time::Duration;
+/// # pub struct Response { pub status: u16 }
+/// # #[derive(Debug)]
+/// # pub enum HttpError { TooManyRequests { retry_after: Duration }, Io }
+/// # mod http {
+/// #     pub async fn get(_url: &str) -> Result<super::Response, super::HttpError> { Ok(super::Response { status: 200 }) }
+/// # }
+///
+/// #[retry(
+///     attempts = 4,
+///     max_delay = "30s",
+///     retry_if_ok = unavailable,
+///     retry_after = server_hint,
+///     budget = "inventory"
+/// )]
+/// async fn stock(url: &str) -> Result<Response, HttpError> {
+///     http::get(url).await
+/// }
+///
+/// fn unavailable(response: &Response) -> bool {
+///     response.status == 503
+/// }
+///
+/// fn server_hint(error: &HttpError) -> Option<Duration> {
+///     match error {
+///         HttpError::TooManyRequests { retry_after } => Some(*retry_after),
+///         HttpError::Io => None,
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(stock("https://example.com").await.unwrap().status, 200);
+/// # }
 /// ```
 ///
 /// # Equivalent code without the attribute

@@ -267,6 +267,18 @@ mod tests {
             quote!(on_retry = 5),
             quote!(retry_if = ||),
             quote!(= = =),
+            quote!(failure_rate = "abc", slow_rate = "%", window = -1),
+            quote!(failure_rate = 1e999, window = 1.5, min_calls = 0),
+            quote!(failure_rate = -0.0, window = "µ", slow = 5),
+            quote!(window = 99999999999999999999, mode = 5, mode = ""),
+            quote!(budget = 5, retry_after = 5, retry_if_ok = ||, reset_max = "-1s"),
+            quote!(retry_after, retry_after, budget = "none", budget = "x"),
+            quote!(
+                failures = 1,
+                failure_rate = 1,
+                failures = 2,
+                failure_rate = 0.5
+            ),
         ];
         for args in args {
             for attr in Attr::ALL {
@@ -293,6 +305,94 @@ mod tests {
         ] {
             let _ = expand(Attr::Retry, quote!(), item);
         }
+    }
+
+    #[test]
+    fn retry_expansion_shapes() {
+        let item = quote!(
+            async fn f() -> Result<u16, E> {
+                Ok(200)
+            }
+        );
+        let p = ":: failfast :: __private ::";
+        // The common case: the default budget, `Retry::next`.
+        let plain = expand_str(Attr::Retry, quote!(), item.clone());
+        assert!(plain.contains(". next (& __failfast_result"), "{plain}");
+        assert!(
+            !plain.contains("next_with") && !plain.contains("budget"),
+            "{plain}"
+        );
+        // A named budget: looked up once per call site, in a static.
+        let named = expand_str(Attr::Retry, quote!(budget = "payments"), item.clone());
+        assert!(
+            named.contains(&format!(
+                "static __FAILFAST_BUDGET : {p} BudgetSite = {p} BudgetSite :: new () ;"
+            )),
+            "{named}"
+        );
+        assert!(
+            named.contains(&format!(
+                "Retry :: new (& __failfast_policy) . budget ({p} core :: option :: Option :: Some (__FAILFAST_BUDGET . budget (\"payments\")))"
+            )),
+            "{named}"
+        );
+        let none = expand_str(Attr::Retry, quote!(budget = "none"), item.clone());
+        assert!(
+            none.contains(&format!(". budget ({p} core :: option :: Option :: None)")),
+            "{none}"
+        );
+        assert!(!none.contains("BudgetSite"));
+        // `retry_if_ok` or `retry_after`: the rules, through `next_with`, with the
+        // defaults for the rule not given.
+        let ok = expand_str(Attr::Retry, quote!(retry_if_ok = is_503), item.clone());
+        assert!(
+            ok.contains(&format!("{p} next_with (& mut __failfast_retry")),
+            "{ok}"
+        );
+        assert!(ok.contains("is_503 (__failfast_arg0)"), "{ok}");
+        assert!(ok.contains(&format!("{p} no_retry_after")), "{ok}");
+        let after = expand_str(Attr::Retry, quote!(retry_after), item);
+        assert!(after.contains(&format!("{p} never_ok")), "{after}");
+        assert!(
+            after.contains("error_retry_after (__failfast_error)"),
+            "{after}"
+        );
+    }
+
+    #[test]
+    fn breaker_config_shape() {
+        let out = expand_str(
+            Attr::CircuitBreaker,
+            quote!(
+                failure_rate = 0.5,
+                window = "1m",
+                min_calls = 20,
+                slow = "2s",
+                slow_rate = 0.8,
+                reset_max = "10m",
+                mode = "observe"
+            ),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        let p = ":: failfast :: __private ::";
+        let config = format!(
+            "{p} BreakerConfig :: new () . failure_rate (0.5f64) . window ({p} Window :: Time ({p} core :: time :: Duration :: from_nanos (60000000000u64))) . min_calls (20u32) . slow ({p} core :: time :: Duration :: from_nanos (2000000000u64)) . slow_rate (0.8f64) . reset_max ({p} core :: time :: Duration :: from_nanos (600000000000u64)) . mode ({p} Mode :: Observe)"
+        );
+        assert!(out.contains(&config), "{out}");
+        let out = expand_str(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 1, window = 50),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(out.contains(". failure_rate (1.0f64) . window (:: failfast :: __private :: Window :: Calls (50u32))"), "{out}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::errors::Errors;
 use crate::signature::{self, FnSig};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ItemFn, Lit, LitInt, Path};
+use syn::{Expr, ExprLit, ItemFn, Lit, LitFloat, LitInt, Path};
 
 /// One checked attribute of the stack.
 pub(crate) struct Layer {
@@ -34,11 +34,45 @@ pub(crate) struct Breaker {
     /// Given name (a string literal or a `&'static str` expression); `None`: the default.
     pub(crate) name: Option<Expr>,
     pub(crate) failures: Option<LitInt>,
+    /// In (0, 1], as an `f64` literal.
+    pub(crate) failure_rate: Option<LitFloat>,
+    pub(crate) window: Option<WindowArg>,
+    pub(crate) min_calls: Option<LitInt>,
+    pub(crate) slow: Option<Dur>,
+    /// In (0, 1], as an `f64` literal.
+    pub(crate) slow_rate: Option<LitFloat>,
     pub(crate) reset: Option<Dur>,
+    pub(crate) reset_max: Option<Dur>,
     pub(crate) probes: Option<LitInt>,
     pub(crate) is_failure: Option<Predicate>,
     pub(crate) fallback: Option<Path>,
     pub(crate) enabled: Option<Expr>,
+    /// `Observe` or `Enforce`, spanned on the string.
+    pub(crate) mode: Option<syn::Ident>,
+}
+
+/// `window = 100` (calls), `window = "60s"` (time) or an expression of either type.
+pub(crate) enum WindowArg {
+    Calls(LitInt),
+    Time(Dur),
+    /// A `u32` (calls) or a `Duration` (time), told apart by type at compile time.
+    Expr(Expr),
+}
+
+/// `budget = "name"` or `budget = "none"`.
+pub(crate) enum BudgetArg {
+    /// No budget: every retry the policy allows is made.
+    None,
+    /// The named budget of the registry, shared by every fn naming it.
+    Named(syn::LitStr),
+}
+
+/// `retry_after = path` (or a closure), or `retry_after` alone: the error's own
+/// `RetryAfter` impl.
+pub(crate) enum RetryAfterArg {
+    Fn(Predicate),
+    /// The span of the key, for the "does not implement `RetryAfter`" error.
+    Trait(Span),
 }
 
 pub(crate) struct Retry {
@@ -50,6 +84,9 @@ pub(crate) struct Retry {
     pub(crate) jitter: Option<syn::Ident>,
     pub(crate) deadline: Option<Dur>,
     pub(crate) retry_if: Option<Predicate>,
+    pub(crate) retry_if_ok: Option<Predicate>,
+    pub(crate) retry_after: Option<RetryAfterArg>,
+    pub(crate) budget: Option<BudgetArg>,
     pub(crate) on_retry: Option<Predicate>,
 }
 
@@ -118,6 +155,7 @@ pub(crate) fn layer(raw: RawLayer, errors: &mut Errors) -> Option<Layer> {
 }
 
 fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
+    window_needs_a_rate(&args, errors);
     let name = args.name.and_then(|arg| match &arg.value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(name),
@@ -135,6 +173,19 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
         }
         _ => Some(arg.value),
     });
+    let window = args.window.and_then(|arg| window(&arg, errors));
+    let min_calls = args.min_calls.and_then(|arg| {
+        count(
+            &arg,
+            "it is how many calls the window must hold before a rate can open the breaker",
+            errors,
+        )
+    });
+    let reset = args.reset.and_then(|arg| duration(&arg, errors));
+    let reset_max = args.reset_max.and_then(|arg| duration(&arg, errors));
+    if let Some(reset_max) = &reset_max {
+        reset_max_above_reset(reset_max, reset.as_ref(), errors);
+    }
     Breaker {
         name,
         failures: args.failures.and_then(|arg| {
@@ -144,7 +195,39 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
                 errors,
             )
         }),
-        reset: args.reset.and_then(|arg| duration(&arg, errors)),
+        failure_rate: args.failure_rate.and_then(|arg| {
+            rate(
+                &arg,
+                "it is the share of failed calls in the window that opens the breaker \
+                 (0.5: half of them)",
+                errors,
+            )
+        }),
+        window,
+        min_calls,
+        slow: args.slow.and_then(|arg| {
+            let slow = duration(&arg, errors)?;
+            match slow {
+                Dur::Nanos(0, span) => {
+                    errors.error(
+                        span,
+                        "`slow` must be longer than 0s: every call would count as slow",
+                    );
+                    None
+                }
+                slow => Some(slow),
+            }
+        }),
+        slow_rate: args.slow_rate.and_then(|arg| {
+            rate(
+                &arg,
+                "it is the share of slow calls in the window that opens the breaker \
+                 (0.8: four in five)",
+                errors,
+            )
+        }),
+        reset,
+        reset_max,
         probes: args.probes.and_then(|arg| {
             count(
                 &arg,
@@ -162,6 +245,257 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
             }) if flag.value => None,
             value => Some(value),
         }),
+        mode: args.mode.and_then(|arg| mode(&arg, errors)),
+    }
+}
+
+/// `window` and `min_calls` shape the window of `failure_rate` and `slow_rate`; without
+/// either the breaker counts failures in a row and has no window, so they would do
+/// nothing. `slow_rate` needs `slow`, which says what a slow call is. (`slow` alone is
+/// fine: slow calls are counted in the metrics, and open nothing.)
+fn window_needs_a_rate(args: &BreakerArgs, errors: &mut Errors) {
+    if args.failure_rate.is_none() && args.slow_rate.is_none() {
+        for arg in [&args.window, &args.min_calls].into_iter().flatten() {
+            let key = arg.key.name;
+            let hint = if args.failures.is_some() {
+                "; `failures` counts failures in a row and has no window: for a share of \
+                 failures over a window, write `failure_rate = 0.5` instead of `failures`"
+            } else if args.slow.is_some() {
+                "; `slow` alone only counts slow calls in the metrics: add `slow_rate = 0.8` \
+                 to open the breaker when that share of the window is slow"
+            } else {
+                ": add `failure_rate = 0.5` (or `slow = \"2s\", slow_rate = 0.8`)"
+            };
+            errors.error(
+                arg.key.span,
+                format!(
+                    "`{key}` does nothing without `failure_rate` or `slow_rate`: it shapes the \
+                     sliding window their rates are computed over{hint}"
+                ),
+            );
+        }
+    }
+    if let (Some(arg), None) = (&args.slow_rate, &args.slow) {
+        errors.error(
+            arg.key.span,
+            "`slow_rate` needs `slow`, the duration above which a call counts as slow: \
+             `slow = \"2s\", slow_rate = 0.8`",
+        );
+    }
+}
+
+/// The runtime's default `reset`: 60s.
+const DEFAULT_RESET_NANOS: u64 = 60_000_000_000;
+
+/// `reset_max` is the ceiling the open time grows to from `reset`.
+fn reset_max_above_reset(reset_max: &Dur, reset: Option<&Dur>, errors: &mut Errors) {
+    let (reset, which) = match reset {
+        Some(Dur::Nanos(nanos, _)) => (*nanos, "`reset`"),
+        None => (DEFAULT_RESET_NANOS, "`reset` (60s by default)"),
+        Some(Dur::Expr(_)) => return,
+    };
+    if let Dur::Nanos(max, span) = reset_max {
+        if *max < reset {
+            errors.error(
+                *span,
+                format!(
+                    "`reset_max` must be at least {which}: the open time starts at `reset` and \
+                     doubles on each reopen up to `reset_max`"
+                ),
+            );
+        }
+    }
+}
+
+/// `failure_rate`, `slow_rate`: a number literal in (0, 1], emitted as `R_f64`.
+fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitFloat> {
+    let name = arg.key.name;
+    let range = format!("`{name}` must be greater than 0 and at most 1");
+    let (value, span) = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
+            (float.base10_parse::<f64>().ok(), float.span())
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if matches!(int.suffix(), "" | "f64" | "f32") => {
+            (int.base10_parse::<f64>().ok(), int.span())
+        }
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.error(minus.span, format!("{range}: {meaning}"));
+            return None;
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
+            let written = text.value();
+            let trimmed = written.trim();
+            let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
+                Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
+                    format!("`{name} = {:?}`", percent / 100.0)
+                }
+                _ => match trimmed.parse::<f64>() {
+                    Ok(number) => format!("`{name} = {number:?}`"),
+                    Err(_) => format!("`{}`", example(name)),
+                },
+            };
+            errors.error(
+                text.span(),
+                format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
+            );
+            return None;
+        }
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{name}` must be a number greater than 0 and at most 1, like `{}`",
+                    example(name)
+                ),
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(value) if value > 0.0 && value <= 1.0 => {
+            Some(LitFloat::new(&format!("{value:?}f64"), span))
+        }
+        // `failure_rate = 50`: a percentage.
+        Some(value) if (2.0..=100.0).contains(&value) => {
+            errors.error(
+                span,
+                format!(
+                    "{range}: {meaning}; for {value}% write `{name} = {:?}`",
+                    value / 100.0
+                ),
+            );
+            None
+        }
+        _ => {
+            errors.error(span, format!("{range}: {meaning}"));
+            None
+        }
+    }
+}
+
+/// `window`: a number of calls, a duration string, or an expression of either type.
+fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
+    const WHY: &str = "it is the number of recent calls the rates are computed over";
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if !int.suffix().is_empty()
+            && duration::parse(&format!("{}{}", int.base10_digits(), int.suffix())).is_ok() =>
+        {
+            errors.error(
+                int.span(),
+                format!(
+                    "write a time window as a string: `window = \"{}{}\"`",
+                    int.base10_digits(),
+                    int.suffix()
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.base10_digits() == "0" => {
+            errors.error(
+                int.span(),
+                format!(
+                    "`window` must be at least 1: {WHY}; for a time window write a duration, \
+                     like `window = \"60s\"`"
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(_) | Lit::Float(_),
+            ..
+        })
+        | Expr::Unary(_) => count(arg, WHY, errors).map(WindowArg::Calls),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(_), ..
+        }) => match duration(arg, errors)? {
+            Dur::Nanos(0, span) => {
+                errors.error(
+                    span,
+                    "a time window must be longer than 0s: it is how far back the rates look",
+                );
+                None
+            }
+            time => Some(WindowArg::Time(time)),
+        },
+        Expr::Lit(ExprLit { lit, .. }) => {
+            errors.error(
+                lit.span(),
+                "`window` is a number of calls, like `window = 100`, or a duration, like \
+                 `window = \"60s\"`",
+            );
+            None
+        }
+        other => Some(WindowArg::Expr(other.clone())),
+    }
+}
+
+fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
+    const NAMES: [(&str, &str); 2] = [("enforce", "Enforce"), ("observe", "Observe")];
+    const EXPECTED: &str = "expected \"enforce\" (the default: an open breaker rejects calls) \
+                            or \"observe\" (records and transitions, never rejects)";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
+        let lower = written
+            .rsplit("::")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_lowercase();
+        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
+            lower.as_str()
+        } else {
+            "observe"
+        };
+        errors.error(
+            arg.value.span(),
+            format!(
+                "write the mode as a string: `mode = \"{shown}\"`; to switch it at run time, \
+                 use the registry: `failfast::registry().get(name)` and `set_mode`"
+            ),
+        );
+        return None;
+    };
+    let value = text.value();
+    match NAMES.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
+        None => {
+            let lower = value.trim().to_lowercase();
+            let suggestion = if let Some((name, _)) = NAMES.iter().find(|(name, _)| *name == lower)
+            {
+                format!("; did you mean \"{name}\"?")
+            } else if matches!(
+                lower.as_str(),
+                "metrics_only" | "metrics-only" | "dry_run" | "dry-run" | "shadow" | "monitor"
+            ) {
+                "; did you mean \"observe\"?".to_owned()
+            } else {
+                String::new()
+            };
+            errors.error(
+                text.span(),
+                format!("unknown mode \"{value}\"{suggestion}\n{EXPECTED}"),
+            );
+            None
+        }
     }
 }
 
@@ -180,7 +514,45 @@ fn retry(args: RetryArgs, errors: &mut Errors) -> Retry {
         jitter: args.jitter.and_then(|arg| jitter(&arg, errors)),
         deadline: args.deadline.and_then(|arg| duration(&arg, errors)),
         retry_if: args.retry_if.and_then(|arg| predicate(arg, errors)),
+        retry_if_ok: args.retry_if_ok.and_then(|arg| predicate(arg, errors)),
+        retry_after: args.retry_after.and_then(|arg| match &arg.value {
+            Expr::Verbatim(tokens) if tokens.is_empty() => Some(RetryAfterArg::Trait(arg.key.span)),
+            _ => predicate(arg, errors).map(RetryAfterArg::Fn),
+        }),
+        budget: args.budget.and_then(|arg| budget(&arg, errors)),
         on_retry: args.on_retry.and_then(|arg| predicate(arg, errors)),
+    }
+}
+
+fn budget(arg: &Arg, errors: &mut Errors) -> Option<BudgetArg> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
+        let hint = if written == "None" || written == "none" {
+            "write `budget = \"none\"`".to_owned()
+        } else {
+            "write the budget's name as a string, like `budget = \"payments\"` (fns naming the \
+             same budget share it), or `budget = \"none\"`"
+                .to_owned()
+        };
+        errors.error(arg.value.span(), format!("`budget` takes a string: {hint}"));
+        return None;
+    };
+    let name = text.value();
+    if name.trim().is_empty() {
+        errors.error(
+            text.span(),
+            "the budget's name cannot be empty; `budget = \"none\"` retries without a budget",
+        );
+        return None;
+    }
+    if name == "none" {
+        Some(BudgetArg::None)
+    } else {
+        Some(BudgetArg::Named(text.clone()))
     }
 }
 
@@ -692,6 +1064,223 @@ mod tests {
         let (_, errors) = check(Attr::Retry, quote!(attempts = 99999999999, factor = -2.0));
         assert!(errors[0].contains("too large"));
         assert!(errors[1].starts_with("`factor` must be at least 1.0"));
+    }
+
+    fn breaker_of(layer: Option<Layer>) -> Breaker {
+        match layer {
+            Some(Layer {
+                kind: LayerKind::Breaker(breaker),
+                ..
+            }) => breaker,
+            _ => panic!("not a breaker layer"),
+        }
+    }
+
+    fn retry_of(layer: Option<Layer>) -> Retry {
+        match layer {
+            Some(Layer {
+                kind: LayerKind::Retry(retry),
+                ..
+            }) => retry,
+            _ => panic!("not a retry layer"),
+        }
+    }
+
+    #[test]
+    fn policy_arguments() {
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(
+                failure_rate = 0.5,
+                window = 20,
+                min_calls = 20,
+                slow = "2s",
+                slow_rate = 1,
+                reset = "1s",
+                reset_max = "1m",
+                mode = "observe"
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = breaker_of(layer);
+        assert_eq!(b.failure_rate.unwrap().to_string(), "0.5f64");
+        assert!(matches!(b.window, Some(WindowArg::Calls(ref n)) if n.to_string() == "20u32"));
+        assert_eq!(b.min_calls.unwrap().to_string(), "20u32");
+        assert!(matches!(b.slow, Some(Dur::Nanos(2_000_000_000, _))));
+        assert_eq!(b.slow_rate.unwrap().to_string(), "1.0f64");
+        assert!(matches!(b.reset_max, Some(Dur::Nanos(60_000_000_000, _))));
+        assert_eq!(b.mode.unwrap().to_string(), "Observe");
+
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 1.0, window = "60s"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(matches!(
+            breaker_of(layer).window,
+            Some(WindowArg::Time(Dur::Nanos(60_000_000_000, _)))
+        ));
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(slow = SLOW, slow_rate = 0.5, window = WINDOW),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = breaker_of(layer);
+        assert!(matches!(b.window, Some(WindowArg::Expr(_))));
+        assert!(matches!(b.slow, Some(Dur::Expr(_))));
+    }
+
+    #[test]
+    fn rate_errors() {
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0, slow = "1s", slow_rate = 1.5),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with(
+            "`failure_rate` must be greater than 0 and at most 1: it is the share of failed calls"
+        ));
+        assert!(errors[1].starts_with("`slow_rate` must be greater than 0 and at most 1"));
+        assert!(errors[1].ends_with("(0.8: four in five)"), "{}", errors[1]);
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 50, window = 10));
+        assert!(
+            errors[0].ends_with("for 50% write `failure_rate = 0.5`"),
+            "{}",
+            errors[0]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = "50%"));
+        assert_eq!(
+            errors,
+            [
+                "`failure_rate` is a number between 0 and 1, not a string: write `failure_rate = 0.5`"
+            ]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = -0.5));
+        assert!(errors[0].starts_with("`failure_rate` must be greater than 0"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = RATE));
+        assert_eq!(
+            errors,
+            [
+                "`failure_rate` must be a number greater than 0 and at most 1, like `failure_rate = 0.5`"
+            ]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 1e999));
+        assert!(errors[0].starts_with("`failure_rate` must be greater than 0"));
+    }
+
+    #[test]
+    fn window_errors() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 0.5, window = 0));
+        assert!(
+            errors[0].starts_with("`window` must be at least 1: it is the number of recent calls")
+        );
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = "0s"),
+        );
+        assert!(errors[0].starts_with("a time window must be longer than 0s"));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 60s),
+        );
+        assert_eq!(
+            errors,
+            ["write a time window as a string: `window = \"60s\"`"]
+        );
+        // A count window smaller than `min_calls` makes the window size the minimum (the
+        // runtime's rule, Resilience4j's): not an error.
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 10, min_calls = 11),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn arguments_that_need_another() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(window = 10, min_calls = 5));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("`window` does nothing without `failure_rate` or `slow_rate`")
+        );
+        assert!(
+            errors[1].starts_with("`min_calls` does nothing without `failure_rate` or `slow_rate`")
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failures = 3, window = "60s"));
+        assert!(errors[0].contains("`failures` counts failures in a row and has no window"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(slow_rate = 0.5));
+        assert!(errors[0].starts_with("`slow_rate` needs `slow`"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(slow = "1s", window = 10));
+        assert!(errors[0].contains("`slow` alone only counts slow calls in the metrics"));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(
+                failures = 3,
+                slow = "1s",
+                slow_rate = 0.5,
+                window = 10,
+                min_calls = 5
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(slow = "1s"));
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(slow = "0s"));
+        assert!(errors[0].starts_with("`slow` must be longer than 0s"));
+    }
+
+    #[test]
+    fn reset_max_and_mode_errors() {
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(reset = "10s", reset_max = "5s"),
+        );
+        assert!(errors[0].starts_with("`reset_max` must be at least `reset`:"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(reset_max = "30s"));
+        assert!(errors[0].starts_with("`reset_max` must be at least `reset` (60s by default)"));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(reset = RESET, reset_max = "30s"),
+        );
+        assert!(errors.is_empty());
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = "Observe"));
+        assert!(errors[0].starts_with("unknown mode \"Observe\"; did you mean \"observe\"?"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = "metrics_only"));
+        assert!(errors[0].starts_with("unknown mode \"metrics_only\"; did you mean \"observe\"?"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = Mode::Observe));
+        assert!(errors[0].starts_with("write the mode as a string: `mode = \"observe\"`"));
+    }
+
+    #[test]
+    fn retry_control_arguments() {
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(budget = "payments", retry_if_ok = is_503, retry_after),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = retry_of(layer);
+        assert!(matches!(r.budget, Some(BudgetArg::Named(ref name)) if name.value() == "payments"));
+        assert!(matches!(r.retry_if_ok, Some(Predicate::Path(_))));
+        assert!(matches!(r.retry_after, Some(RetryAfterArg::Trait(_))));
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(budget = "none", retry_after = |e: &E| e.wait()),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = retry_of(layer);
+        assert!(matches!(r.budget, Some(BudgetArg::None)));
+        assert!(matches!(
+            r.retry_after,
+            Some(RetryAfterArg::Fn(Predicate::Closure(_)))
+        ));
+        let (_, errors) = check(Attr::Retry, quote!(budget = "", retry_if_ok = 5));
+        assert!(errors[0].starts_with("`retry_if_ok` takes the name of a fn"));
+        assert!(errors[1].starts_with("the budget's name cannot be empty"));
+        let (_, errors) = check(Attr::Retry, quote!(budget = None));
+        assert_eq!(
+            errors,
+            ["`budget` takes a string: write `budget = \"none\"`"]
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The circuit breaker state machine.
 //!
 //! ```text
-//!            `failures` in a row                    `reset` elapsed, a call asks
+//!     `failures` in a row, or a failure            `reset` elapsed, a call asks
+//!     rate / slow-call rate reached
 //!   Closed ─────────────────────────► Open ───────────────────────────────► HalfOpen
 //!     ▲                                ▲                                       │
 //!     │                                └──────── a trial call fails ───────────┤
+//!     │                                  (open longer each time, with reset_max)│
 //!     └──────────────────────────── all `probes` trial calls succeed ──────────┘
 //!
 //!   force_open() -> ForcedOpen (rejects until reset())   disable() -> Disabled (lets all through)
@@ -13,20 +15,28 @@
 //!
 //! How it stays cheap and correct:
 //! - The state and a generation number share one atomic word (a [`Spell`]). A closed
-//!   breaker hands out permits after one atomic load and a branch; a success is a plain
-//!   add to this thread's own counter stripe (see `metrics.rs`) and a read of the failure
-//!   streak (see [`Consecutive`]). No lock, no clock, no allocation, no shared write.
+//!   breaker with the consecutive-failure policy and no `slow` hands out permits after
+//!   one atomic load and a branch; a success is a plain add to this thread's own counter
+//!   stripe (see `metrics.rs`) and a read of the failure streak (see [`Consecutive`]).
+//!   No lock, no clock, no allocation, no shared write.
+//! - A breaker with a window (failure rate, slow-call rate) or timed calls (`slow`) is
+//!   marked in its spell word when it is made, so its closed permits come from the
+//!   careful path instead: with `slow` the start is stamped into the permit's ticket
+//!   (a permit stays two words, see [`Ticket`]), and the outcome is recorded in the
+//!   window under the window's own short lock (see [`WindowPolicy`]).
 //! - An open breaker rejects without the lock, on the kernel's coarse clock while the
 //!   reset is surely not over (see `clock.rs`); a full half-open one, on one more load.
+//!   In observe mode the same paths hand out a metrics-only permit instead.
 //! - Everything else (failures, trial calls, manual control) runs under one mutex, and
 //!   re-checks the spell there: a permit from an older spell has a different generation
 //!   and its outcome is ignored.
-//! - Transitions are queued under the mutex and delivered to listeners after it is
-//!   released, in order, each exactly once (see [`Breaker::deliver`]).
+//! - Transitions are queued under the mutex and delivered to listeners (and to
+//!   `observe::transition`) after it is released, in order, each exactly once (see
+//!   [`Breaker::deliver`]).
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -36,11 +46,13 @@ use crate::clock;
 use crate::guard::guard;
 use crate::listeners::Listeners;
 use crate::metrics::Counters;
-use crate::permit::{Kind, Outcome};
-use crate::policy::Consecutive;
+use crate::observe;
+use crate::permit::{Kind, Outcome, Ticket};
+use crate::policy::{Consecutive, WindowPolicy};
 use crate::spell::{AtomicSpell, Spell};
 use crate::{
-    BreakerConfig, BreakerName, Error, Metrics, Permit, Reason, State, Subscription, Transition,
+    BreakerConfig, BreakerName, Error, Metrics, Mode, Permit, Reason, State, Subscription,
+    Transition,
 };
 
 /// A circuit breaker: stops calling a failing dependency for a while, then tries again
@@ -66,21 +78,37 @@ pub struct Breaker {
     inner: Arc<Inner>,
 }
 
+/// `repr(C)`: the fields every call reads come first, together, in as few cache lines
+/// as possible (left to itself the compiler puts the large config first).
+#[repr(C)]
 struct Inner {
-    name: BreakerName,
-    config: BreakerConfig,
+    // Read by every closed call: the spell, the counters, the failure streak.
     spell: AtomicSpell,
-    /// End of the current Open spell, as `clock::to_nanos`. Written before the spell is
-    /// published, read without a lock to reject calls cheaply while open.
-    open_until: AtomicU64,
+    counters: Counters,
+    policy: Consecutive,
+    /// [`Mode`] bits; read on the rejection paths only.
+    mode: AtomicU8,
+    // Read by every rejection while open.
     /// A coarse clock reading before which the breaker is surely still open (see
     /// `clock::coarse_bound`); zero when only the exact clock may decide.
     coarse_open_until: AtomicU64,
-    policy: Consecutive,
+    /// How long the current (or last) Open spell lasts, in nanoseconds: `reset`, or more
+    /// after failed trials with `reset_max`. Caps the coarse `retry_after`.
+    open_for: AtomicU64,
+    name: BreakerName,
+    /// End of the current Open spell, as `clock::to_nanos`. Written before the spell is
+    /// published, read without a lock to reject calls cheaply while open.
+    open_until: AtomicU64,
     /// Trial permits handed out in this half-open spell and not given back. Written under
     /// the lock; read without it to turn callers away while every trial is taken.
     trials_issued: AtomicU32,
-    counters: Counters,
+    config: BreakerConfig,
+    /// The `slow` threshold in nanoseconds, when calls are timed.
+    slow: Option<u64>,
+    /// When the breaker was made (clock nanoseconds): timed permits count from here.
+    epoch: u64,
+    /// The failure-rate and slow-call-rate window, when the config asks for one.
+    window: Option<WindowPolicy>,
     core: Mutex<Core>,
     /// Held by the one thread that is delivering transitions to listeners.
     delivering: Mutex<()>,
@@ -96,6 +124,9 @@ struct Inner {
 struct Core {
     /// Trial calls of this half-open spell that succeeded.
     trials_succeeded: u32,
+    /// The open time before jitter: `reset`, doubled on each reopen from half-open up to
+    /// `reset_max` (when set), back to `reset` on a close.
+    open_base: Duration,
     last_transition: Option<Transition>,
     /// Transitions not yet handed to the listeners.
     undelivered: VecDeque<Transition>,
@@ -121,17 +152,28 @@ impl Breaker {
         initial: State,
         registry_listeners: Option<Arc<Listeners>>,
     ) -> Breaker {
+        let epoch = clock::to_nanos(clock::now());
+        let window = WindowPolicy::new(&config, epoch);
+        observe::created(&name, initial);
         Breaker {
             inner: Arc::new(Inner {
                 name,
                 config,
-                spell: AtomicSpell::new(initial),
+                spell: AtomicSpell::new(initial, config.needs_window()),
                 open_until: AtomicU64::new(0),
                 coarse_open_until: AtomicU64::new(0),
+                open_for: AtomicU64::new(nanos(config.reset_after())),
                 policy: Consecutive::new(config.failures_threshold()),
+                window,
+                slow: config.slow_threshold().map(nanos),
+                epoch,
+                mode: AtomicU8::new(config.initial_mode().to_bits()),
                 trials_issued: AtomicU32::new(0),
                 counters: Counters::default(),
-                core: Mutex::new(Core::default()),
+                core: Mutex::new(Core {
+                    open_base: config.reset_after(),
+                    ..Core::default()
+                }),
                 delivering: Mutex::new(()),
                 listeners: Arc::default(),
                 registry_listeners,
@@ -179,6 +221,36 @@ impl Breaker {
         self.inner.config
     }
 
+    /// Whether the breaker rejects calls or only observes them (see [`Mode`]); starts as
+    /// the config's [`initial_mode`](BreakerConfig::initial_mode).
+    ///
+    /// ```
+    /// use failfast_runtime::{Breaker, BreakerConfig, Mode};
+    ///
+    /// assert_eq!(Breaker::new("search", BreakerConfig::new()).mode(), Mode::Enforce);
+    /// ```
+    pub fn mode(&self) -> Mode {
+        Mode::from_bits(self.inner.mode.load(Relaxed))
+    }
+
+    /// Switches between enforcing and observing at run time, at once: the next call that
+    /// would be rejected is rejected ([`Mode::Enforce`]) or runs ([`Mode::Observe`]).
+    /// The state, the window and the counters are kept.
+    ///
+    /// ```
+    /// use failfast_runtime::{Breaker, BreakerConfig, Error, Mode};
+    ///
+    /// let breaker = Breaker::new("search", BreakerConfig::new());
+    /// breaker.force_open();
+    /// breaker.set_mode(Mode::Observe);
+    /// assert_eq!(breaker.call(|| Ok::<_, Error>(1)), Ok(1));
+    /// breaker.set_mode(Mode::Enforce);
+    /// assert!(breaker.call(|| Ok::<_, Error>(1)).is_err());
+    /// ```
+    pub fn set_mode(&self, mode: Mode) {
+        self.inner.mode.store(mode.to_bits(), Relaxed);
+    }
+
     /// A snapshot of the counters and the last transition.
     ///
     /// ```
@@ -218,10 +290,12 @@ impl Breaker {
     /// Asks to make one call. `Ok(permit)`: make the call and report its outcome through
     /// the permit. `Err(Error::Open)`: don't.
     ///
-    /// Closed and Disabled always permit. Open rejects until `reset` has elapsed, then
-    /// moves to HalfOpen and hands out a trial permit. HalfOpen permits `probes` trial
-    /// calls per spell and rejects the rest (with `retry_after` zero). ForcedOpen rejects
-    /// (with `retry_after` = the configured `reset`).
+    /// Closed and Disabled always permit. Open rejects until its open time (`reset`, or
+    /// longer with `reset_max`) has elapsed, then moves to HalfOpen and hands out a trial
+    /// permit. HalfOpen permits `probes` trial calls per spell and rejects the rest (with
+    /// `retry_after` zero). ForcedOpen rejects (with `retry_after` = the configured
+    /// `reset`). In [observe mode](Mode::Observe) nothing is rejected: a call that would
+    /// be gets a permit whose outcome only counts in the metrics.
     ///
     /// ```
     /// use failfast_runtime::{Breaker, BreakerConfig};
@@ -234,39 +308,59 @@ impl Breaker {
     pub fn acquire(&self) -> Result<Permit<'_>, Error> {
         // The hot path: one atomic load and a branch.
         match self.inner.spell.closed_generation() {
-            Some(generation) => Ok(Permit::new(self, Kind::Closed, generation)),
+            Some(generation) => Ok(Permit::new(self, Ticket::new(Kind::Closed, generation))),
             None => self.acquire_unclosed(self.inner.spell.load()),
         }
     }
 
-    /// `acquire` for every state but Closed: still lock-free for the rejections.
+    /// `acquire` for every state but Closed, and for Closed on the careful path: still
+    /// lock-free for the rejections.
     #[inline(never)]
     fn acquire_unclosed(&self, spell: Spell) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
         match spell.state {
-            State::Closed => Ok(Permit::new(self, Kind::Closed, spell.generation)),
-            State::Disabled => Ok(Permit::new(self, Kind::Passthrough, spell.generation)),
-            State::ForcedOpen => Err(self.reject(inner.config.reset_after())),
+            State::Closed => Ok(self.permit(self.closed_kind(), spell.generation)),
+            State::Disabled => Ok(self.permit(Kind::Passthrough, spell.generation)),
+            State::ForcedOpen => self.refuse(inner.config.reset_after()),
             State::Open => {
-                // Reject without the lock while the reset time runs; a coarse clock
-                // settles it when the reset is surely not over.
+                // Reject without the lock while the open time runs; a coarse clock
+                // settles it when it is surely not over.
                 if let Some(left) = clock::surely_open(inner.coarse_open_until.load(Relaxed)) {
-                    // Rounded up by under a tick; never past a whole reset.
-                    return Err(self.reject(left.min(inner.config.reset_after())));
+                    // Rounded up by under a tick; never past the whole open time.
+                    let open_for = Duration::from_nanos(inner.open_for.load(Relaxed));
+                    return self.refuse(left.min(open_for));
                 }
                 let left = clock::until(inner.open_until.load(Relaxed), clock::now());
                 if left.is_zero() {
                     self.acquire_locked()
                 } else {
-                    Err(self.reject(left))
+                    self.refuse(left)
                 }
             }
             // Every trial taken: turn the caller away without the lock.
             State::HalfOpen if inner.trials_taken() >= inner.config.probe_count() => {
-                Err(self.reject(Duration::ZERO))
+                self.refuse(Duration::ZERO)
             }
             State::HalfOpen => self.acquire_locked(),
         }
+    }
+
+    /// The kind of a permit for a call through the closed breaker.
+    fn closed_kind(&self) -> Kind {
+        if self.inner.config.needs_window() {
+            Kind::Careful
+        } else {
+            Kind::Closed
+        }
+    }
+
+    /// A permit of `kind`, stamped with the start time when calls are timed.
+    fn permit(&self, kind: Kind, generation: u64) -> Permit<'_> {
+        let ticket = match self.inner.slow {
+            Some(_) => Ticket::timed(kind, generation, self.inner.since_epoch(clock::now())),
+            None => Ticket::new(kind, generation),
+        };
+        Permit::new(self, ticket)
     }
 
     /// The careful path of `acquire`: decides under the lock, where trial slots are counted.
@@ -275,7 +369,7 @@ impl Breaker {
         let decision = self.transact(|core| {
             let spell = inner.spell.load();
             match spell.state {
-                State::Closed => Ok((Kind::Closed, spell.generation)),
+                State::Closed => Ok((self.closed_kind(), spell.generation)),
                 State::Disabled => Ok((Kind::Passthrough, spell.generation)),
                 State::ForcedOpen => Err(inner.config.reset_after()),
                 State::Open => {
@@ -297,17 +391,39 @@ impl Breaker {
             }
         });
         match decision {
-            Ok((kind, generation)) => Ok(Permit::new(self, kind, generation)),
-            Err(retry_after) => Err(self.reject(retry_after)),
+            Ok((kind, generation)) => Ok(self.permit(kind, generation)),
+            Err(retry_after) => self.refuse(retry_after),
         }
+    }
+
+    /// A call the breaker would reject: rejected in enforce mode, let through (counted as
+    /// a rejection, its outcome in the metrics only) in observe mode.
+    #[inline]
+    fn refuse(&self, retry_after: Duration) -> Result<Permit<'_>, Error> {
+        if self.inner.mode.load(Relaxed) == Mode::Observe.to_bits() {
+            return Ok(self.observed());
+        }
+        Err(self.reject(retry_after))
     }
 
     fn reject(&self, retry_after: Duration) -> Error {
         self.inner.counters.rejection();
+        observe::rejected(&self.inner.name);
         Error::Open {
             name: self.inner.name.clone(),
             retry_after,
         }
+    }
+
+    /// Observe mode's answer to a call it would reject: run it, count it.
+    #[cold]
+    fn observed(&self) -> Permit<'_> {
+        let counters = &self.inner.counters;
+        counters.rejection();
+        counters.observed();
+        observe::rejected(&self.inner.name);
+        // The generation of a metrics-only permit is never looked at.
+        self.permit(Kind::Passthrough, 0)
     }
 
     /// Runs `f` if the breaker permits; every `Err` counts as a failure, a panic too.
@@ -421,7 +537,8 @@ impl Breaker {
     }
 
     /// Switches the breaker off: every call passes and no outcome counts toward opening
-    /// (the metrics still count them). [`reset`](Self::reset) switches it back on.
+    /// (the metrics still count them, slow calls included). [`reset`](Self::reset)
+    /// switches it back on.
     ///
     /// ```
     /// use failfast_runtime::{Breaker, BreakerConfig, State};
@@ -441,8 +558,8 @@ impl Breaker {
             if spell.state != to {
                 self.transition(core, spell, to, reason, clock::now());
             } else if to == State::Closed {
-                // reset() on a closed breaker still forgets a failure streak.
-                self.inner.policy.reset();
+                // reset() on a closed breaker still forgets a failure streak, a window.
+                self.inner.forget();
             }
         });
     }
@@ -466,33 +583,95 @@ impl Breaker {
         self.inner.listeners.add(f)
     }
 
-    /// Records the outcome of a call made with a permit of `kind` from spell `generation`.
+    /// Records the outcome of a call made with a permit with `ticket` (its kind, its
+    /// spell and, when calls are timed, its start).
     #[inline]
-    pub(crate) fn settle(&self, kind: Kind, generation: u64, outcome: Outcome) {
-        if let (Kind::Closed, Outcome::Success) = (kind, outcome) {
+    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome) {
+        if ticket.is_closed() && outcome == Outcome::Success {
             // The hot path: a count in this thread's own stripe, and a no-op on the
-            // policy unless a failure streak is running. Lock-free.
+            // policy unless a failure streak is running. Lock-free, clock-free.
             self.inner.counters.success();
+            observe::outcome(&self.inner.name, true, false);
             self.inner.policy.on_success();
         } else {
-            self.settle_other(kind, generation, outcome);
+            self.settle_other(ticket, outcome);
         }
     }
 
     #[inline(never)]
-    fn settle_other(&self, kind: Kind, generation: u64, outcome: Outcome) {
+    fn settle_other(&self, ticket: Ticket, outcome: Outcome) {
         let inner = &*self.inner;
+        let kind = ticket.kind();
+        let finished = outcome != Outcome::Cancelled;
+        // Only a breaker with `slow` stamps its permits; its calls are timed here.
+        let mut now = None;
+        let mut slow = false;
+        let generation = match inner.slow {
+            Some(threshold) => {
+                if finished {
+                    let at = clock::now();
+                    // Slower than: strictly.
+                    slow = ticket.elapsed(inner.since_epoch(at)) > threshold;
+                    now = Some(clock::to_nanos(at));
+                }
+                ticket.timed_generation(inner.spell.load().generation)
+            }
+            None => ticket.generation(),
+        };
         match outcome {
             Outcome::Success => inner.counters.success(),
             Outcome::Failure => inner.counters.failure(),
             Outcome::Cancelled => inner.counters.cancelled(),
         }
+        if slow {
+            inner.counters.slow_call();
+        }
+        if finished {
+            observe::outcome(&inner.name, outcome == Outcome::Success, slow);
+        }
         match (kind, outcome) {
             // The hot path: lock-free, and a no-op unless a failure streak is running.
             (Kind::Closed, Outcome::Success) => inner.policy.on_success(),
             (Kind::Closed, Outcome::Failure) => self.closed_failure(generation),
-            (Kind::Trial, _) => self.trial_outcome(generation, outcome),
-            (Kind::Closed, Outcome::Cancelled) | (Kind::Passthrough, _) => {}
+            (Kind::Careful, Outcome::Success | Outcome::Failure) => {
+                self.careful_outcome(generation, outcome == Outcome::Failure, slow, now);
+            }
+            (Kind::Trial, _) => self.trial_outcome(generation, outcome, slow),
+            (Kind::Closed | Kind::Careful, Outcome::Cancelled) | (Kind::Passthrough, _) => {}
+        }
+    }
+
+    /// The outcome of a closed call on the careful path: into the window (failure rate,
+    /// slow-call rate), and to the consecutive policy unless a failure rate decides.
+    fn careful_outcome(&self, generation: u64, failed: bool, slow: bool, now: Option<u64>) {
+        let inner = &*self.inner;
+        let mut trip = None;
+        if let Some(window) = &inner.window {
+            let at = match now {
+                Some(at) => at,
+                None if window.is_timed() => clock::to_nanos(clock::now()),
+                None => 0,
+            };
+            trip = window.record(failed, slow, at, || inner.is_current_closed(generation));
+        }
+        if !inner
+            .window
+            .as_ref()
+            .is_some_and(WindowPolicy::judges_failures)
+        {
+            if failed {
+                self.closed_failure(generation);
+            } else {
+                inner.policy.on_success();
+            }
+        }
+        if let Some(reason) = trip {
+            self.transact(|core| {
+                let spell = inner.spell.load();
+                if spell.state == State::Closed && spell.generation == generation {
+                    self.transition(core, spell, State::Open, reason, clock::now());
+                }
+            });
         }
     }
 
@@ -507,8 +686,14 @@ impl Breaker {
         });
     }
 
-    fn trial_outcome(&self, generation: u64, outcome: Outcome) {
+    fn trial_outcome(&self, generation: u64, outcome: Outcome, slow: bool) {
         let inner = &*self.inner;
+        // A slow trial shows the dependency is not well yet, when slowness can open the
+        // breaker.
+        let outcome = match outcome {
+            Outcome::Success if slow && inner.slow_rate_set() => Outcome::Failure,
+            other => other,
+        };
         self.transact(|core| {
             let spell = inner.spell.load();
             if spell.state != State::HalfOpen || spell.generation != generation {
@@ -526,8 +711,11 @@ impl Breaker {
                     self.transition(core, spell, State::Open, Reason::ProbeFailed, clock::now());
                 }
                 // The call never finished: give its slot to another trial.
+                // (Written under the lock only, so a load and a store will do; saturating,
+                // in case a very old trial aliased this spell: see `Ticket`.)
                 Outcome::Cancelled => {
-                    inner.trials_issued.fetch_sub(1, Relaxed);
+                    let issued = inner.trials_issued.load(Relaxed);
+                    inner.trials_issued.store(issued.saturating_sub(1), Relaxed);
                 }
             }
         });
@@ -545,7 +733,9 @@ impl Breaker {
         let inner = &*self.inner;
         match to {
             State::Open => {
-                let until = clock::nanos_after(now, inner.config.reset_after());
+                let open_for = self.open_time(core, from.state);
+                let until = clock::nanos_after(now, open_for);
+                inner.open_for.store(nanos(open_for), Relaxed);
                 inner.open_until.store(until, Relaxed);
                 inner
                     .coarse_open_until
@@ -555,7 +745,9 @@ impl Breaker {
                 inner.trials_issued.store(0, Relaxed);
                 core.trials_succeeded = 0;
             }
-            State::Closed => inner.policy.reset(),
+            // Before the new spell is published: no permit of it can have recorded yet.
+            // (The open time goes back to `reset` when the breaker next opens from here.)
+            State::Closed => inner.forget(),
             State::ForcedOpen | State::Disabled => {}
         }
         let next = from.next(to);
@@ -570,6 +762,25 @@ impl Breaker {
         core.last_transition = Some(transition.clone());
         core.undelivered.push_back(transition);
         next
+    }
+
+    /// How long an Open spell entered from `from` lasts: `reset`; or, with a `reset_max`
+    /// above `reset` and straight from half-open, twice the last one's base (at most
+    /// `reset_max`), jittered down by up to a fifth.
+    fn open_time(&self, core: &mut Core, from: State) -> Duration {
+        let reset = self.inner.config.reset_after();
+        match self.inner.config.reset_ceiling() {
+            Some(max) if from == State::HalfOpen && max > reset => {
+                let base = core.open_base.saturating_mul(2).min(max).max(reset);
+                core.open_base = base;
+                let base = nanos(base);
+                Duration::from_nanos(rand::random_range(base - base / 5..=base))
+            }
+            _ => {
+                core.open_base = reset;
+                reset
+            }
+        }
     }
 
     /// Runs `f` under the lock, then delivers the transitions it queued.
@@ -596,6 +807,7 @@ impl Breaker {
                 // Own statement, so the core lock is released before listeners run.
                 let next = inner.core.lock().undelivered.pop_front();
                 let Some(transition) = next else { break };
+                observe::transition(&transition);
                 inner.listeners.notify(&transition);
                 if let Some(registry) = &inner.registry_listeners {
                     registry.notify(&transition);
@@ -614,6 +826,35 @@ impl Inner {
     fn trials_taken(&self) -> u32 {
         self.trials_issued.load(Relaxed)
     }
+
+    /// True while the breaker is in the Closed spell `generation`.
+    fn is_current_closed(&self, generation: u64) -> bool {
+        let spell = self.spell.load();
+        spell.state == State::Closed && spell.generation == generation
+    }
+
+    /// Nanoseconds from the breaker's creation to `at`, wrapping (timed tickets keep the
+    /// low 48 bits).
+    fn since_epoch(&self, at: tokio::time::Instant) -> u64 {
+        clock::to_nanos(at).wrapping_sub(self.epoch)
+    }
+
+    fn slow_rate_set(&self) -> bool {
+        self.config.slow_rate_threshold().is_some()
+    }
+
+    /// Starts the policy afresh: no failure streak, an empty window.
+    fn forget(&self) {
+        self.policy.reset();
+        if let Some(window) = &self.window {
+            window.clear();
+        }
+    }
+}
+
+/// `d` in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for Breaker {

@@ -9,6 +9,10 @@
 //!   manual control and transition listeners.
 //! - [`RetryPolicy`], [`Backoff`], [`Retry`]: how many attempts and how long to wait;
 //!   [`retry`] and [`retry_async`] run the loop.
+//! - [`Budget`]: retry budgets. **Every retry draws from the process-wide default budget**
+//!   (retries may add 20% load, plus 10 per second) unless it names its own
+//!   ([`Registry::budget`]) or none ([`Retry::budget`]), as Envoy, gRPC and the AWS SDKs
+//!   do by default: stacked retries cannot multiply the load on a dependency that is down.
 //! - [`timeout`]: give up on a future.
 //!
 //! Time comes from tokio's clock: inside a runtime with paused time, `tokio::time::advance`
@@ -34,6 +38,7 @@
 
 mod backoff;
 mod breaker;
+mod budget;
 mod clock;
 mod config;
 mod error;
@@ -41,10 +46,12 @@ mod guard;
 mod listeners;
 mod metrics;
 mod name;
+mod observe;
 mod permit;
 mod policy;
 mod registry;
 mod retry;
+mod snapshot;
 mod spell;
 mod state;
 mod timeout;
@@ -52,7 +59,8 @@ mod transition;
 
 pub use backoff::{Backoff, Jitter, RetryPolicy};
 pub use breaker::Breaker;
-pub use config::BreakerConfig;
+pub use budget::Budget;
+pub use config::{BreakerConfig, Mode, Window};
 pub use error::{Error, is_open, not_open};
 pub use guard::{Guarded, guard};
 pub use listeners::Subscription;
@@ -60,7 +68,8 @@ pub use metrics::Metrics;
 pub use name::BreakerName;
 pub use permit::Permit;
 pub use registry::{Registry, registry};
-pub use retry::{Retry, RetryInfo, retry, retry_async};
+pub use retry::{Retry, RetryAfter, RetryInfo, Rules, retry, retry_async};
+pub use snapshot::{BreakerSnapshot, ConfigSummary, Counts, LastTransition, Snapshot};
 pub use state::State;
 pub use timeout::timeout;
 pub use transition::{Reason, Transition};

@@ -22,14 +22,19 @@ use crate::Transition;
 #[non_exhaustive]
 pub struct Metrics {
     /// Calls that finished (successes, failures and cancelled calls) plus rejected calls;
-    /// a call still running is counted when it ends.
+    /// a call still running is counted when it ends. A call that observe mode let run
+    /// instead of rejecting it counts once.
     pub calls: u64,
     /// Calls that completed and counted as successes.
     pub successes: u64,
     /// Calls that completed and counted as failures (panics included).
     pub failures: u64,
-    /// Calls rejected without running.
+    /// Calls rejected without running; in [observe mode](crate::Mode::Observe), calls
+    /// that would have been rejected (they ran, and their outcome is counted too).
     pub rejections: u64,
+    /// Calls that took longer than the breaker's [`slow`](crate::BreakerConfig::slow)
+    /// threshold, successes and failures alike (always zero without one).
+    pub slow_calls: u64,
     /// The most recent state change, if any.
     pub last_transition: Option<Transition>,
 }
@@ -42,7 +47,7 @@ pub struct Metrics {
 /// of its own (a cache line nobody else writes) with a plain load and store, and a
 /// snapshot adds the stripes up. Threads beyond the number of stripes share the last one
 /// and increment it atomically: exact still, only slower. `calls` is not counted: it is
-/// the sum of the outcomes.
+/// the sum of the outcomes and rejections, less the rejections observe mode let run.
 pub(crate) struct Counters {
     stripes: Box<[Stripe; STRIPES]>,
 }
@@ -59,6 +64,10 @@ struct Stripe {
     failures: AtomicU64,
     rejections: AtomicU64,
     cancelled: AtomicU64,
+    slow_calls: AtomicU64,
+    /// Rejections that observe mode let run: also counted in `rejections`, and their
+    /// outcome in `successes`, `failures` or `cancelled`.
+    observed: AtomicU64,
 }
 
 /// A stripe index a thread owns until it exits, or [`SHARED`].
@@ -151,6 +160,14 @@ impl Counters {
         self.count(|s| &s.cancelled);
     }
 
+    pub(crate) fn slow_call(&self) {
+        self.count(|s| &s.slow_calls);
+    }
+
+    pub(crate) fn observed(&self) {
+        self.count(|s| &s.observed);
+    }
+
     pub(crate) fn snapshot(&self, last_transition: Option<Transition>) -> Metrics {
         let sum = |field: fn(&Stripe) -> &AtomicU64| -> u64 {
             self.stripes.iter().map(|s| field(s).load(Relaxed)).sum()
@@ -159,11 +176,16 @@ impl Counters {
         let failures = sum(|s| &s.failures);
         let rejections = sum(|s| &s.rejections);
         let cancelled = sum(|s| &s.cancelled);
+        let slow_calls = sum(|s| &s.slow_calls);
+        let observed = sum(|s| &s.observed);
         Metrics {
-            calls: successes + failures + rejections + cancelled,
+            // Sums of stripes read one by one: an observed call read in `observed` but
+            // not yet in `rejections` must not make `calls` wrap.
+            calls: (successes + failures + rejections + cancelled).saturating_sub(observed),
             successes,
             failures,
             rejections,
+            slow_calls,
             last_transition,
         }
     }

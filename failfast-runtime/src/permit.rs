@@ -13,8 +13,12 @@ pub(crate) enum Kind {
     Closed,
     /// A half-open trial call: its outcome closes or reopens the breaker.
     Trial,
-    /// A call through a disabled breaker: counted in the metrics only.
+    /// A call that is counted in the metrics only: through a disabled breaker, or one
+    /// that observe mode let run instead of rejecting it.
     Passthrough,
+    /// A call through a closed breaker on the careful path: its outcome goes to the
+    /// window and is timed, as the breaker's config asks.
+    Careful,
 }
 
 /// How a permitted call ended.
@@ -51,29 +55,85 @@ pub(crate) enum Outcome {
 #[must_use = "a permit records the outcome of one call; drop it only to cancel the call"]
 pub struct Permit<'a> {
     breaker: &'a Breaker,
-    /// The kind in the low two bits, the spell's generation above: two words in all, so a
-    /// permit travels in registers.
-    ticket: u64,
+    /// The kind, the spell and, for timed calls, the start: one word, so a permit is two
+    /// words and travels in registers (a third word makes copies of it, into a future or
+    /// out of a `Result`, stall on store forwarding).
+    ticket: Ticket,
 }
 
 const KIND_BITS: u32 = 2;
+const KIND_MASK: u64 = (1 << KIND_BITS) - 1;
+/// A timed ticket keeps the low bits of its spell's generation...
+const SHORT_GENERATION_BITS: u32 = 14;
+const SHORT_GENERATION_MASK: u64 = (1 << SHORT_GENERATION_BITS) - 1;
+/// ...and the start of the call, in nanoseconds since the breaker was made, modulo
+/// 2^48 ns (78 hours): calls are timed exactly up to that long.
+const START_SHIFT: u32 = KIND_BITS + SHORT_GENERATION_BITS;
+const START_MASK: u64 = (1 << (64 - START_SHIFT)) - 1;
 
-impl<'a> Permit<'a> {
+/// A permit's kind and spell generation, packed in one word; for a breaker that times
+/// its calls (`slow`), the low bits of the generation and the start time instead.
+///
+/// A timed ticket recovers its full generation from the breaker's current one (the
+/// latest generation with the same low bits): exact unless 2^14 transitions happen
+/// while the call runs, and then only that call's outcome may land in the wrong spell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+impl Ticket {
+    /// An untimed ticket.
     #[inline]
-    pub(crate) fn new(breaker: &'a Breaker, kind: Kind, generation: u64) -> Permit<'a> {
-        Permit {
-            breaker,
-            ticket: (generation << KIND_BITS) | kind as u64,
+    pub(crate) fn new(kind: Kind, generation: u64) -> Ticket {
+        Ticket((generation << KIND_BITS) | kind as u64)
+    }
+
+    /// A timed ticket: `start` in nanoseconds since the breaker's epoch.
+    pub(crate) fn timed(kind: Kind, generation: u64, start: u64) -> Ticket {
+        Ticket(
+            ((start & START_MASK) << START_SHIFT)
+                | ((generation & SHORT_GENERATION_MASK) << KIND_BITS)
+                | kind as u64,
+        )
+    }
+
+    /// True for a closed call on the hot path. Tests the bits directly, so the hot path
+    /// never decodes the kind (a four-way decode compiles to a jump table).
+    #[inline]
+    pub(crate) fn is_closed(self) -> bool {
+        self.0 & KIND_MASK == Kind::Closed as u64
+    }
+
+    pub(crate) fn kind(self) -> Kind {
+        match self.0 & KIND_MASK {
+            0 => Kind::Closed,
+            1 => Kind::Trial,
+            2 => Kind::Passthrough,
+            _ => Kind::Careful,
         }
     }
 
+    /// The spell generation of an untimed ticket.
+    pub(crate) fn generation(self) -> u64 {
+        self.0 >> KIND_BITS
+    }
+
+    /// The spell generation of a timed ticket, `current` being the breaker's: the
+    /// latest one up to `current` with the ticket's low bits.
+    pub(crate) fn timed_generation(self, current: u64) -> u64 {
+        let low = (self.0 >> KIND_BITS) & SHORT_GENERATION_MASK;
+        current.wrapping_sub(current.wrapping_sub(low) & SHORT_GENERATION_MASK)
+    }
+
+    /// Nanoseconds from a timed ticket's start to `now` (since the same epoch).
+    pub(crate) fn elapsed(self, now: u64) -> u64 {
+        now.wrapping_sub(self.0 >> START_SHIFT) & START_MASK
+    }
+}
+
+impl<'a> Permit<'a> {
     #[inline]
-    fn kind(&self) -> Kind {
-        match self.ticket & ((1 << KIND_BITS) - 1) {
-            0 => Kind::Closed,
-            1 => Kind::Trial,
-            _ => Kind::Passthrough,
-        }
+    pub(crate) fn new(breaker: &'a Breaker, ticket: Ticket) -> Permit<'a> {
+        Permit { breaker, ticket }
     }
 
     /// The call succeeded.
@@ -132,8 +192,7 @@ impl<'a> Permit<'a> {
 
     #[inline]
     fn report(&self, outcome: Outcome) {
-        let generation = self.ticket >> KIND_BITS;
-        self.breaker.settle(self.kind(), generation, outcome);
+        self.breaker.settle(self.ticket, outcome);
     }
 }
 
@@ -153,7 +212,40 @@ impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("breaker", &self.breaker.name())
-            .field("trial", &(self.kind() == Kind::Trial))
+            .field("trial", &(self.ticket.kind() == Kind::Trial))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untimed_tickets_round_trip() {
+        for kind in [Kind::Closed, Kind::Trial, Kind::Passthrough, Kind::Careful] {
+            let ticket = Ticket::new(kind, 123_456_789);
+            assert_eq!((ticket.kind(), ticket.generation()), (kind, 123_456_789));
+            assert_eq!(ticket.is_closed(), kind == Kind::Closed);
+        }
+    }
+
+    #[test]
+    fn timed_tickets_recover_their_generation_and_time_the_call() {
+        let ticket = Ticket::timed(Kind::Careful, 70_000, 5_000);
+        assert_eq!(ticket.kind(), Kind::Careful);
+        assert_eq!(ticket.timed_generation(70_000), 70_000);
+        assert_eq!(
+            ticket.timed_generation(70_003),
+            70_000,
+            "a stale permit stays stale"
+        );
+        assert_eq!(ticket.timed_generation(70_000 + (1 << 14) - 1), 70_000);
+        assert_eq!(ticket.elapsed(5_000), 0);
+        assert_eq!(ticket.elapsed(5_000 + 1_234_567_890), 1_234_567_890);
+        // The start wraps after 2^48 ns; durations across the wrap are still exact.
+        let late = Ticket::timed(Kind::Trial, 3, START_MASK - 10);
+        assert_eq!(late.elapsed((START_MASK + 1) + 25), 36);
+        assert_eq!(late.timed_generation(3), 3);
     }
 }

@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use crate::BreakerName;
 
 use parking_lot::Mutex;
 
 use crate::listeners::Listeners;
-use crate::{Breaker, BreakerConfig, State, Subscription, Transition};
+use crate::{Breaker, BreakerConfig, Budget, State, Subscription, Transition};
 
 /// The process-wide registry: the one the attribute macros register their breakers in.
 ///
@@ -20,8 +20,16 @@ use crate::{Breaker, BreakerConfig, State, Subscription, Transition};
 /// assert_eq!(registry().get("doc_registry_fn").unwrap().name(), breaker.name());
 /// ```
 pub fn registry() -> &'static Registry {
-    static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+    static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::with_lifetime(true));
     &REGISTRY
+}
+
+/// The process-wide registry's default budget: what every retried call deposits into,
+/// behind one initialisation check.
+#[inline]
+pub(crate) fn default_budget() -> &'static Budget {
+    static DEFAULT: OnceLock<&'static Budget> = OnceLock::new();
+    DEFAULT.get_or_init(|| registry().default_budget_ref())
 }
 
 /// `FAILFAST_DISABLED=1` in the environment: new registered breakers start disabled.
@@ -47,7 +55,17 @@ static DISABLED_BY_ENV: LazyLock<bool> =
 pub struct Registry {
     breakers: Mutex<BTreeMap<BreakerName, Breaker>>,
     listeners: Arc<Listeners>,
+    /// Retry budgets by name, the default one included once made.
+    budgets: Mutex<BTreeMap<Box<str>, Budget>>,
+    /// The default budget, for a lock-free look-up on every retried call.
+    default_budget: OnceLock<Budget>,
+    /// The process-wide registry: its budgets are kept for the life of the process, so
+    /// copying a handle touches no shared reference count.
+    global: bool,
 }
+
+/// The name of the process-wide default retry budget.
+const DEFAULT_BUDGET: &str = "default";
 
 impl Registry {
     /// An empty registry, separate from the process-wide [`registry()`].
@@ -58,9 +76,16 @@ impl Registry {
     /// assert!(Registry::new().breakers().is_empty());
     /// ```
     pub fn new() -> Registry {
+        Registry::with_lifetime(false)
+    }
+
+    fn with_lifetime(global: bool) -> Registry {
         Registry {
             breakers: Mutex::new(BTreeMap::new()),
             listeners: Arc::default(),
+            budgets: Mutex::new(BTreeMap::new()),
+            default_budget: OnceLock::new(),
+            global,
         }
     }
 
@@ -122,6 +147,79 @@ impl Registry {
         let breaker = Breaker::build(name.clone(), config, initial, Some(self.listeners.clone()));
         breakers.insert(name, breaker.clone());
         breaker
+    }
+
+    /// The retry budget named `name`, made with ratio 0.1 and a floor of 10 retries per
+    /// second if it is new. Every fn and every [`Retry`](crate::Retry) naming it shares
+    /// it; change its settings at run time with [`Budget::set_ratio`] and
+    /// [`Budget::set_min_per_sec`].
+    ///
+    /// `"default"` is the name of the [default budget](Self::default_budget): asking for
+    /// it returns that one, with its own defaults.
+    ///
+    /// ```
+    /// use failfast_runtime::registry;
+    ///
+    /// let payments = registry().budget("doc_payments");
+    /// assert_eq!((payments.ratio(), payments.min_per_sec()), (0.1, 10));
+    /// registry().budget("doc_payments").set_ratio(0.05); // from anywhere, at run time
+    /// assert_eq!(payments.ratio(), 0.05);
+    /// ```
+    pub fn budget(&self, name: &str) -> Budget {
+        if name == DEFAULT_BUDGET {
+            return self.default_budget();
+        }
+        self.budget_or_insert(name, 0.1, 10)
+    }
+
+    /// The budget every retry draws from unless it names another or none: ratio 0.2
+    /// (retries add at most 20% load) and a floor of 10 retries per second. Named
+    /// `"default"` in the registry's list, metrics and traces.
+    ///
+    /// ```
+    /// use failfast_runtime::registry;
+    ///
+    /// let default = registry().default_budget();
+    /// assert_eq!((default.ratio(), default.min_per_sec()), (0.2, 10));
+    /// assert!(default.same(&registry().budget("default")));
+    /// ```
+    pub fn default_budget(&self) -> Budget {
+        self.default_budget_ref().clone()
+    }
+
+    fn default_budget_ref(&self) -> &Budget {
+        self.default_budget
+            .get_or_init(|| self.budget_or_insert(DEFAULT_BUDGET, 0.2, 10))
+    }
+
+    fn budget_or_insert(&self, name: &str, ratio: f64, min_per_sec: u32) -> Budget {
+        let mut budgets = self.budgets.lock();
+        if let Some(budget) = budgets.get(name) {
+            return budget.clone();
+        }
+        let budget = if self.global {
+            Budget::leaked(name, ratio, min_per_sec)
+        } else {
+            Budget::owned(name, ratio, min_per_sec)
+        };
+        budgets.insert(name.into(), budget.clone());
+        budget
+    }
+
+    /// Every retry budget made so far, sorted by name (the default one once a retry has
+    /// used it).
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// let registry = Registry::new();
+    /// registry.budget("search");
+    /// registry.default_budget();
+    /// let names: Vec<String> = registry.budgets().iter().map(|b| b.name().to_owned()).collect();
+    /// assert_eq!(names, ["default", "search"]);
+    /// ```
+    pub fn budgets(&self) -> Vec<Budget> {
+        self.budgets.lock().values().cloned().collect()
     }
 
     /// Calls `f` with every transition of every breaker in this registry, once each

@@ -4,6 +4,11 @@
 //! spell they were issued in, so an outcome that arrives late (a call from before the
 //! breaker opened, a trial from an earlier half-open spell) is recognised and ignored.
 //! State and generation share one `AtomicU64` so a single load reads both consistently.
+//!
+//! One more bit of the word, constant for the breaker's life, marks a breaker whose
+//! closed calls need the careful path (a window to record in, a clock to time them): its
+//! Closed spells never match the hot path's test, which stays one load, one mask and one
+//! branch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,6 +16,10 @@ use crate::State;
 
 const STATE_BITS: u32 = 3;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+/// Set in every word of a breaker whose closed calls take the careful path.
+const CAREFUL: u64 = 1 << STATE_BITS;
+/// Where the generation starts.
+const GENERATION_SHIFT: u32 = STATE_BITS + 1;
 
 /// A state and the generation that numbers the spell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,50 +38,59 @@ impl Spell {
     }
 
     fn pack(self) -> u64 {
-        (self.generation << STATE_BITS) | self.state.to_bits()
+        (self.generation << GENERATION_SHIFT) | self.state.to_bits()
     }
 
     #[inline]
     fn unpack(word: u64) -> Spell {
         Spell {
             state: State::from_bits(word & STATE_MASK),
-            generation: word >> STATE_BITS,
+            generation: word >> GENERATION_SHIFT,
         }
     }
 }
 
 /// The current spell, readable without a lock; written only under the breaker's lock.
 #[derive(Debug)]
-pub(crate) struct AtomicSpell(AtomicU64);
+pub(crate) struct AtomicSpell {
+    word: AtomicU64,
+    /// [`CAREFUL`] or zero, in every word stored.
+    lane: u64,
+}
 
 impl AtomicSpell {
-    pub(crate) fn new(state: State) -> Self {
-        AtomicSpell(AtomicU64::new(
-            Spell {
-                state,
-                generation: 0,
-            }
-            .pack(),
-        ))
+    /// The first spell, in `state`. `careful`: closed calls must not take the hot path
+    /// ([`closed_generation`](Self::closed_generation) always says `None`).
+    pub(crate) fn new(state: State, careful: bool) -> Self {
+        let lane = if careful { CAREFUL } else { 0 };
+        let first = Spell {
+            state,
+            generation: 0,
+        };
+        AtomicSpell {
+            word: AtomicU64::new(first.pack() | lane),
+            lane,
+        }
     }
 
     /// Acquire pairs with the Release in `store`: whoever sees a spell also sees the
     /// fields written before it (the open-until instant, the cleared policy).
     #[inline]
     pub(crate) fn load(&self) -> Spell {
-        Spell::unpack(self.0.load(Ordering::Acquire))
+        Spell::unpack(self.word.load(Ordering::Acquire))
     }
 
-    /// The generation of the current spell if it is Closed: the hot path's one load and
-    /// one branch, without decoding the state.
+    /// The generation of the current spell if it is Closed and the breaker's closed calls
+    /// take the hot path: one load and one branch, without decoding the state.
     #[inline]
     pub(crate) fn closed_generation(&self) -> Option<u64> {
-        let word = self.0.load(Ordering::Acquire);
-        (word & STATE_MASK == State::Closed.to_bits()).then_some(word >> STATE_BITS)
+        let word = self.word.load(Ordering::Acquire);
+        (word & (STATE_MASK | CAREFUL) == State::Closed.to_bits())
+            .then_some(word >> GENERATION_SHIFT)
     }
 
     pub(crate) fn store(&self, spell: Spell) {
-        self.0.store(spell.pack(), Ordering::Release);
+        self.word.store(spell.pack() | self.lane, Ordering::Release);
     }
 }
 
@@ -94,6 +112,21 @@ mod tests {
                 generation: 12_345,
             };
             assert_eq!(Spell::unpack(spell.pack()), spell);
+            assert_eq!(Spell::unpack(spell.pack() | CAREFUL), spell);
         }
+    }
+
+    #[test]
+    fn careful_breakers_never_take_the_hot_path() {
+        let plain = AtomicSpell::new(State::Closed, false);
+        let careful = AtomicSpell::new(State::Closed, true);
+        assert_eq!(plain.closed_generation(), Some(0));
+        assert_eq!(careful.closed_generation(), None);
+        let next = careful.load().next(State::Open).next(State::Closed);
+        careful.store(next);
+        plain.store(next);
+        assert_eq!(careful.load(), next);
+        assert_eq!(careful.closed_generation(), None);
+        assert_eq!(plain.closed_generation(), Some(2));
     }
 }

@@ -14,6 +14,11 @@ use std::fmt;
 ///
 /// assert_eq!(State::HalfOpen.to_string(), "half-open");
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
     /// Calls pass; failures are counted.

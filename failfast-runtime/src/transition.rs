@@ -9,15 +9,24 @@ use crate::{BreakerName, State};
 ///
 /// assert_ne!(Reason::Failures, Reason::ProbeFailed);
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// Closed -> Open: the failure threshold was reached.
+    /// Closed -> Open: the consecutive-failure threshold was reached.
     Failures,
+    /// Closed -> Open: the failure ratio over the window reached `failure_rate`.
+    FailureRate,
+    /// Closed -> Open: the slow-call ratio over the window reached `slow_rate`.
+    SlowCallRate,
     /// Open -> HalfOpen: the reset time elapsed and a call asked for a trial.
     ResetElapsed,
     /// HalfOpen -> Closed: every trial call succeeded.
     ProbesSucceeded,
-    /// HalfOpen -> Open: a trial call failed.
+    /// HalfOpen -> Open: a trial call failed (or, with `slow_rate` set, was slow).
     ProbeFailed,
     /// `force_open()` was called.
     ForcedOpen,

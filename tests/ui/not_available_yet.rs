@@ -1,7 +1,6 @@
-use failfast::{circuit_breaker, retry};
+use failfast::circuit_breaker;
 
-#[retry(budget = "none")]
-#[circuit_breaker(failure_rate = 0.5, window = 100)]
+#[circuit_breaker(failure_rate = 0.5, window = 100, store = shared_store())]
 fn fetch() -> Result<(), std::io::Error> {
     Ok(())
 }

@@ -1,0 +1,600 @@
+//! Retry budgets: a token bucket shared by every retry loop that draws from it, so
+//! stacked or fanned-out retries cannot multiply the load on a struggling dependency.
+//! The arithmetic and the costs are documented on [`Budget`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use crate::{clock, observe, registry};
+
+/// Billionths of a token in one token.
+const TOKEN: u64 = 1_000_000_000;
+
+/// A retry budget: a token bucket that every retry loop drawing from it shares.
+///
+/// Each first attempt [deposits](Self::deposit) `ratio` tokens, each retry
+/// [spends](Self::try_withdraw) one, and a floor of `min_per_sec` tokens per second (a
+/// burst of one second's worth) lets a quiet service retry too. The deposits banked are
+/// capped at what [`BANKED_DEPOSITS`](Self::BANKED_DEPOSITS) first attempts deposit, so
+/// a healthy period does not store up a flood of retries.
+///
+/// A `Budget` is a handle: every clone is the same bucket. Named budgets live in the
+/// [registry](crate::Registry::budget), and every retry draws from the process-wide
+/// [default budget](crate::Registry::default_budget) unless it names another or none
+/// ([`Retry::budget`](crate::Retry::budget)).
+///
+/// ```
+/// use failfast_runtime::Budget;
+///
+/// let budget = Budget::new(0.5, 0); // retries may add 50% load, no floor
+/// assert!(!budget.try_withdraw(), "nothing deposited yet");
+/// budget.deposit();
+/// budget.deposit(); // two first attempts: one token
+/// assert!(budget.try_withdraw());
+/// assert!(!budget.try_withdraw());
+/// assert_eq!(budget.exhausted(), 2);
+/// ```
+///
+/// # The arithmetic
+///
+/// A budget holds two kinds of tokens; one retry costs one token.
+///
+/// - **Deposits.** Every first attempt deposits `ratio` tokens into the *bank*. The bank
+///   holds at most `ratio × 1000` tokens ([`Budget::BANKED_DEPOSITS`]): what a thousand
+///   first attempts deposit. That cap is how deposits expire: a long healthy period
+///   cannot bank millions of tokens that an outage would then spend all at once. (Finagle
+///   expires each deposit after a 10 s window instead; a cap needs no clock on the hot
+///   path and costs the same in steady state, where retries keep the bank low. gRPC's
+///   retry throttling and the AWS SDKs' retry quota cap their buckets the same way.)
+/// - **The floor.** `min_per_sec` tokens per second, with a burst of one second's worth:
+///   it holds at most `min_per_sec` tokens, refills continuously at `min_per_sec` per
+///   second of the runtime's clock (tokio's, paused or not), and starts full. It lets a
+///   quiet service retry at all.
+///
+/// A retry is allowed when `bank + floor >= 1`; it spends the bank first and takes the
+/// rest from the floor. Otherwise it is refused and counted ([`exhausted`](Self::exhausted)).
+/// Over any stretch of time `t`, the retries granted are therefore at most
+/// `b0 + ratio × first attempts + min_per_sec × (t + 1 s)`, `b0` being what the bank held
+/// (or was owed for earlier deposits) at its start.
+///
+/// Amounts are kept in billionths of a token, so the arithmetic is exact for ratios of
+/// up to nine decimal places (0.1, 0.2, 0.05 ...) and for the floor's refill to the
+/// nanosecond: a test under a paused clock can assert every figure.
+///
+/// # Cost
+///
+/// [`deposit`](Self::deposit) runs on every retried call. It takes no lock, allocates
+/// nothing, reads no clock and writes no cache line another thread writes: each thread
+/// counts its deposits in a stripe of its own (the technique of the breaker's counters).
+/// The stripes are added up, and credited at the ratio then in force, only when a retry
+/// asks for a token ([`try_withdraw`](Self::try_withdraw), which takes the budget's
+/// lock) or when the budget is read or reconfigured. As nothing leaves the bank between
+/// two such moments, crediting late changes no figure.
+#[derive(Clone)]
+pub struct Budget(Handle);
+
+#[derive(Clone)]
+enum Handle {
+    /// Kept for the life of the process (the registry's): copies touch no shared count.
+    Static(&'static Inner),
+    /// A standalone budget, freed with its last handle.
+    Shared(Arc<Inner>),
+}
+
+struct Inner {
+    name: Box<str>,
+    /// Deposits, counted per thread.
+    stripes: Box<[Stripe; STRIPES]>,
+    bucket: Mutex<Bucket>,
+}
+
+/// What only a withdrawal, a read or a reconfiguration touches, under the lock.
+struct Bucket {
+    /// Billionths of a token per deposit.
+    ratio: u64,
+    min_per_sec: u32,
+    /// Deposits already credited to the bank: the stripes' sum at the last settlement.
+    credited: u64,
+    /// Billionths of a token from deposits, at most `ratio * BANKED_DEPOSITS`.
+    bank: u64,
+    /// Billionths of a token of the floor, at most `min_per_sec * TOKEN`.
+    floor: u64,
+    /// The floor is refilled up to this instant.
+    refilled: Instant,
+    /// Retries refused.
+    exhausted: u64,
+}
+
+impl Budget {
+    /// The bank holds at most what this many first attempts deposit: `ratio × 1000`
+    /// tokens.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 0);
+    /// for _ in 0..5_000 {
+    ///     budget.deposit();
+    /// }
+    /// assert_eq!(budget.available(), 0.1 * Budget::BANKED_DEPOSITS as f64);
+    /// ```
+    pub const BANKED_DEPOSITS: u64 = 1000;
+
+    /// A standalone budget, not in any registry: retries may add `ratio` extra load
+    /// (0.1 = 10%), plus `min_per_sec` retries per second. Its floor starts full.
+    ///
+    /// It is named `"standalone"` in metrics and traces; use
+    /// [`Registry::budget`](crate::Registry::budget) for a named one.
+    ///
+    /// # Panics
+    /// When `ratio` is negative, NaN or infinite.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 10);
+    /// assert_eq!((budget.ratio(), budget.min_per_sec()), (0.1, 10));
+    /// assert_eq!(budget.available(), 10.0, "a full second of floor");
+    /// ```
+    pub fn new(ratio: f64, min_per_sec: u32) -> Budget {
+        Budget(Handle::Shared(Arc::new(Inner::new(
+            "standalone",
+            ratio,
+            min_per_sec,
+        ))))
+    }
+
+    /// A budget that lives as long as the process: the registry's.
+    pub(crate) fn leaked(name: &str, ratio: f64, min_per_sec: u32) -> Budget {
+        Budget(Handle::Static(Box::leak(Box::new(Inner::new(
+            name,
+            ratio,
+            min_per_sec,
+        )))))
+    }
+
+    /// A budget freed with its last handle: a non-global registry's.
+    pub(crate) fn owned(name: &str, ratio: f64, min_per_sec: u32) -> Budget {
+        Budget(Handle::Shared(Arc::new(Inner::new(
+            name,
+            ratio,
+            min_per_sec,
+        ))))
+    }
+
+    #[inline]
+    fn inner(&self) -> &Inner {
+        match &self.0 {
+            Handle::Static(inner) => inner,
+            Handle::Shared(inner) => inner,
+        }
+    }
+
+    /// The budget's name: its registry key, `"default"` for the process-wide default,
+    /// `"standalone"` for one made by [`Budget::new`].
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// assert_eq!(Registry::new().budget("payments").name(), "payments");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner().name
+    }
+
+    /// The tokens each first attempt deposits: the extra load retries may add.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// assert_eq!(Budget::new(0.25, 0).ratio(), 0.25);
+    /// ```
+    pub fn ratio(&self) -> f64 {
+        self.inner().bucket.lock().ratio as f64 / TOKEN as f64
+    }
+
+    /// The floor: retries allowed per second whatever the traffic.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// assert_eq!(Budget::new(0.1, 5).min_per_sec(), 5);
+    /// ```
+    pub fn min_per_sec(&self) -> u32 {
+        self.inner().bucket.lock().min_per_sec
+    }
+
+    /// Changes the ratio, at once, for every retry drawing from this budget. Deposits
+    /// made before the change are credited at the old ratio; the bank is trimmed to the
+    /// new cap (`ratio × 1000` tokens).
+    ///
+    /// # Panics
+    /// When `ratio` is negative, NaN or infinite.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 0);
+    /// budget.deposit(); // 0.1 token
+    /// budget.set_ratio(0.9);
+    /// budget.deposit(); // 0.9 token
+    /// assert!(budget.try_withdraw());
+    /// assert_eq!(budget.ratio(), 0.9);
+    /// ```
+    pub fn set_ratio(&self, ratio: f64) {
+        let ratio = nano_tokens(ratio);
+        let inner = self.inner();
+        let mut bucket = inner.bucket.lock();
+        inner.settle(&mut bucket, clock::now());
+        bucket.ratio = ratio;
+        bucket.bank = bucket.bank.min(bucket.bank_cap());
+    }
+
+    /// Changes the floor, at once. The floor refills at the old rate up to now, then at
+    /// the new one, and is trimmed to the new burst (`n` tokens).
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 10);
+    /// budget.set_min_per_sec(2);
+    /// assert_eq!(budget.available(), 2.0);
+    /// ```
+    pub fn set_min_per_sec(&self, n: u32) {
+        let inner = self.inner();
+        let mut bucket = inner.bucket.lock();
+        inner.settle(&mut bucket, clock::now());
+        bucket.min_per_sec = n;
+        bucket.floor = bucket.floor.min(bucket.floor_cap());
+    }
+
+    /// Records one first attempt: `ratio` tokens for later retries.
+    ///
+    /// The hot path of every retried call: no lock, no allocation, no clock, no write to
+    /// a cache line another thread writes (a per-thread stripe counts it).
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 0);
+    /// for _ in 0..10 {
+    ///     budget.deposit();
+    /// }
+    /// assert_eq!(budget.available(), 1.0);
+    /// ```
+    #[inline]
+    pub fn deposit(&self) {
+        let index = stripe_index();
+        bump(&self.inner().stripes[index].deposits, index);
+    }
+
+    /// Takes one token for a retry: `true` if the retry may run. `false` when the budget
+    /// holds less than one token; the refusal is counted in [`exhausted`](Self::exhausted)
+    /// and reported (the `failfast_retry_budget_exhausted_total{budget}` counter with the
+    /// `metrics` feature, a debug event with `tracing`).
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 1); // a floor of one retry per second
+    /// assert!(budget.try_withdraw());
+    /// assert!(!budget.try_withdraw());
+    /// ```
+    pub fn try_withdraw(&self) -> bool {
+        let inner = self.inner();
+        let mut bucket = inner.bucket.lock();
+        inner.settle(&mut bucket, clock::now());
+        if bucket.bank + bucket.floor >= TOKEN {
+            let from_bank = bucket.bank.min(TOKEN);
+            bucket.bank -= from_bank;
+            bucket.floor -= TOKEN - from_bank;
+            return true;
+        }
+        bucket.exhausted += 1;
+        drop(bucket);
+        observe::budget_exhausted(&inner.name);
+        false
+    }
+
+    /// Retries refused so far because the budget was empty.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.1, 0);
+    /// assert!(!budget.try_withdraw());
+    /// assert_eq!(budget.exhausted(), 1);
+    /// ```
+    pub fn exhausted(&self) -> u64 {
+        self.inner().bucket.lock().exhausted
+    }
+
+    /// The tokens available now (bank plus floor): how many retries would be granted if
+    /// asked for at once, fractions included.
+    ///
+    /// ```
+    /// use failfast_runtime::Budget;
+    ///
+    /// let budget = Budget::new(0.2, 3);
+    /// budget.deposit();
+    /// assert_eq!(budget.available(), 3.2);
+    /// ```
+    pub fn available(&self) -> f64 {
+        let inner = self.inner();
+        let mut bucket = inner.bucket.lock();
+        inner.settle(&mut bucket, clock::now());
+        (bucket.bank + bucket.floor) as f64 / TOKEN as f64
+    }
+
+    /// True when both handles are the same bucket.
+    ///
+    /// ```
+    /// use failfast_runtime::{Budget, registry};
+    ///
+    /// let a = registry().budget("doc_same");
+    /// assert!(a.same(&registry().budget("doc_same")));
+    /// assert!(!a.same(&Budget::new(0.1, 10)));
+    /// ```
+    pub fn same(&self, other: &Budget) -> bool {
+        std::ptr::eq(self.inner(), other.inner())
+    }
+}
+
+/// Records one first attempt in the process-wide default budget: what [`Retry`] does on
+/// every call that names no budget, so it is the hottest deposit of all. After a thread's
+/// first, it is one thread-local load, a branch, and the plain add into the thread's own
+/// stripe of the default budget (whose address the thread keeps).
+///
+/// [`Retry`]: crate::Retry
+#[inline]
+pub(crate) fn deposit_default() {
+    match DEFAULT_COUNTER.get() {
+        Some(counter) => counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed),
+        None => deposit_default_first(),
+    }
+}
+
+/// `extern "C"`: a call that cannot unwind (a panic here would abort, and nothing here
+/// panics), so a caller needs no landing pad to drop its [`Retry`](crate::Retry) around
+/// this call, and the compiler can keep the success path as lean as if nothing had been
+/// deposited.
+#[cold]
+extern "C" fn deposit_default_first() {
+    let budget = registry::default_budget();
+    let index = stripe_index();
+    let counter = &budget.inner().stripes[index].deposits;
+    bump(counter, index);
+    // Keep the address if this thread owns the stripe and the budget outlives it: the
+    // process-wide registry's budgets are `'static`.
+    if let (Handle::Static(inner), false) = (&budget.0, index == SHARED) {
+        DEFAULT_COUNTER.set(Some(&inner.stripes[index].deposits));
+    }
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner();
+        let bucket = inner.bucket.lock();
+        f.debug_struct("Budget")
+            .field("name", &inner.name)
+            .field("ratio", &(bucket.ratio as f64 / TOKEN as f64))
+            .field("min_per_sec", &bucket.min_per_sec)
+            .field("exhausted", &bucket.exhausted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn new(name: &str, ratio: f64, min_per_sec: u32) -> Inner {
+        let ratio = nano_tokens(ratio);
+        Inner {
+            name: name.into(),
+            stripes: Box::new(std::array::from_fn(|_| Stripe::default())),
+            bucket: Mutex::new(Bucket {
+                ratio,
+                min_per_sec,
+                credited: 0,
+                bank: 0,
+                floor: u64::from(min_per_sec) * TOKEN,
+                refilled: clock::now(),
+                exhausted: 0,
+            }),
+        }
+    }
+
+    /// Credits the deposits made since the last settlement at the current ratio, and
+    /// refills the floor up to `now`.
+    fn settle(&self, bucket: &mut Bucket, now: Instant) {
+        let deposits: u64 = self
+            .stripes
+            .iter()
+            .map(|s| s.deposits.load(Relaxed))
+            .fold(0, u64::wrapping_add);
+        let new = deposits.wrapping_sub(bucket.credited);
+        bucket.credited = deposits;
+        bucket.bank = bucket
+            .bank
+            .saturating_add(new.saturating_mul(bucket.ratio))
+            .min(bucket.bank_cap());
+        // Elapsed nanoseconds times tokens per second is billionths of a token: exact.
+        // A clock that reads earlier (another paused runtime's) refills nothing.
+        let elapsed = now.saturating_duration_since(bucket.refilled).as_nanos();
+        let refill = elapsed.saturating_mul(u128::from(bucket.min_per_sec));
+        let floor = u128::from(bucket.floor).saturating_add(refill);
+        bucket.floor = u64::try_from(floor)
+            .unwrap_or(u64::MAX)
+            .min(bucket.floor_cap());
+        bucket.refilled = now;
+    }
+}
+
+impl Bucket {
+    fn bank_cap(&self) -> u64 {
+        self.ratio.saturating_mul(Budget::BANKED_DEPOSITS)
+    }
+
+    fn floor_cap(&self) -> u64 {
+        u64::from(self.min_per_sec) * TOKEN
+    }
+}
+
+/// A ratio in billionths of a token per deposit.
+fn nano_tokens(ratio: f64) -> u64 {
+    assert!(
+        ratio.is_finite() && ratio >= 0.0,
+        "a retry budget's ratio must be a finite number >= 0, got {ratio}"
+    );
+    // `as` saturates: a ratio above 18 billion is as good as infinite anyway.
+    (ratio * TOKEN as f64).round() as u64
+}
+
+// Per-thread deposit stripes: the scheme of metrics.rs (see `Counters` there), with
+// slots of their own.
+
+/// Stripes per budget: one per thread for the first `STRIPES - 1` threads that deposit at
+/// the same time, the last one shared by the rest.
+const STRIPES: usize = 32;
+const SHARED: usize = STRIPES - 1;
+
+#[derive(Default)]
+#[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
+struct Stripe {
+    deposits: AtomicU64,
+}
+
+/// A stripe index a thread owns until it exits, or [`SHARED`].
+struct Slot(usize);
+
+/// Stripe indices given back by threads that exited.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The next index never handed out.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Slot {
+    fn take() -> Slot {
+        if let Some(index) = FREE.lock().pop() {
+            return Slot(index);
+        }
+        let index = NEXT.fetch_add(1, Relaxed);
+        Slot(if index < SHARED { index } else { SHARED })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Whatever this exiting thread still deposits goes to the shared stripe.
+        INDEX.set(SHARED);
+        DEFAULT_COUNTER.set(None);
+        // The lock orders this thread's last deposits before the next owner's first.
+        if self.0 != SHARED {
+            FREE.lock().push(self.0);
+        }
+    }
+}
+
+/// Not yet claimed: [`stripe_index`] claims a slot on first use.
+const UNCLAIMED: usize = usize::MAX;
+
+thread_local! {
+    /// This thread's stripe index, read on every deposit: a plain thread-local load.
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// Owns the index and gives it back when the thread exits.
+    static SLOT: Slot = Slot::take();
+    /// This thread's counter in the default budget's stripe, once known: see
+    /// [`deposit_default`]. Never the shared stripe.
+    static DEFAULT_COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
+}
+
+/// This thread's stripe index.
+#[inline]
+fn stripe_index() -> usize {
+    let index = INDEX.get();
+    if index != UNCLAIMED { index } else { claim() }
+}
+
+/// `extern "C"` for the reason given on [`deposit_default_first`].
+#[cold]
+extern "C" fn claim() -> usize {
+    // At thread exit the slot may already be gone: deposit in the shared stripe then.
+    let index = SLOT.try_with(|slot| slot.0).unwrap_or(SHARED);
+    INDEX.set(index);
+    index
+}
+
+/// Adds one to a counter in stripe `index`: a plain load and store when the thread owns
+/// the stripe, an atomic increment in the shared one.
+#[inline]
+fn bump(counter: &AtomicU64, index: usize) {
+    if index == SHARED {
+        counter.fetch_add(1, Relaxed);
+    } else {
+        counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_exact_in_billionths() {
+        assert_eq!(nano_tokens(0.1), 100_000_000);
+        assert_eq!(nano_tokens(0.2), 200_000_000);
+        assert_eq!(nano_tokens(1e30), u64::MAX);
+        assert_eq!(Budget::new(0.1, 0).ratio(), 0.1);
+    }
+
+    #[test]
+    #[should_panic(expected = "ratio must be a finite number >= 0")]
+    fn nan_ratio_panics() {
+        let _ = Budget::new(f64::NAN, 0);
+    }
+
+    #[test]
+    fn deposits_from_many_threads_all_count() {
+        // More threads than stripes, so some share the last one.
+        let budget = Budget::new(0.001, 0);
+        std::thread::scope(|s| {
+            for _ in 0..STRIPES + 8 {
+                s.spawn(|| {
+                    for _ in 0..25 {
+                        budget.deposit();
+                    }
+                });
+            }
+        });
+        // (32 + 8) * 25 = 1000 deposits of 0.001: exactly one token.
+        assert_eq!(budget.available(), 1.0);
+        assert!(budget.try_withdraw());
+        assert!(!budget.try_withdraw());
+    }
+
+    #[test]
+    fn default_deposits_from_threads_that_come_and_go_all_count() {
+        // The only test here that touches the default budget.
+        let default = registry::default_budget();
+        default.set_min_per_sec(0);
+        assert_eq!(default.available(), 0.0);
+        // Two waves of more threads than stripes: the second wave reuses the stripes the
+        // first gave back at exit, and some threads of each share the last stripe.
+        for _ in 0..2 {
+            std::thread::scope(|s| {
+                for _ in 0..STRIPES + 8 {
+                    s.spawn(|| {
+                        for _ in 0..10 {
+                            deposit_default();
+                        }
+                    });
+                }
+            });
+        }
+        // 2 * 40 * 10 = 800 deposits of 0.2.
+        assert_eq!(default.available(), 160.0);
+        default.set_min_per_sec(10);
+    }
+}
