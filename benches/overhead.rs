@@ -73,6 +73,16 @@ fn work(x: u64, fail: bool) -> Result<u64, BenchError> {
 // The fns under the attributes: one per scenario, each with its own breaker
 // ---------------------------------------------------------------------------------------------
 
+#[circuit_breaker("overhead::count_window", failure_rate = 0.5, window = 100)]
+fn attr_count_window(x: u64, fail: bool) -> Result<u64, BenchError> {
+    work(x, fail)
+}
+
+#[circuit_breaker("overhead::time_window", failure_rate = 0.5, window = "60s")]
+fn attr_time_window(x: u64, fail: bool) -> Result<u64, BenchError> {
+    work(x, fail)
+}
+
 #[circuit_breaker("overhead::closed_success")]
 fn attr_closed_success(x: u64, fail: bool) -> Result<u64, BenchError> {
     work(x, fail)
@@ -190,7 +200,19 @@ const RUNTIME: &str = "failfast_runtime";
 const FAILSAFE: &str = "failsafe";
 const RECLOSER: &str = "recloser";
 const TOWER: &str = "tower_resilience";
-const CRATES: [&str; 6] = [BARE, ATTR, RUNTIME, FAILSAFE, RECLOSER, TOWER];
+/// The failure-rate policies through the attribute: the last 100 calls, the last 60 s.
+const COUNT_WINDOW: &str = "failfast_count_window";
+const TIME_WINDOW: &str = "failfast_time_window";
+const CRATES: [&str; 8] = [
+    BARE,
+    ATTR,
+    COUNT_WINDOW,
+    TIME_WINDOW,
+    RUNTIME,
+    FAILSAFE,
+    RECLOSER,
+    TOWER,
+];
 
 /// Scenarios (criterion groups), in the order they run and are tabled.
 const CLOSED_SUCCESS: &str = "closed_success";
@@ -310,6 +332,8 @@ fn closed_success(c: &mut Criterion) {
     let recloser = recloser_breaker(100, HOUR);
     bench_sync(&mut g, BARE, 0, work);
     bench_sync(&mut g, ATTR, 0, attr_closed_success);
+    bench_sync(&mut g, COUNT_WINDOW, 0, attr_count_window);
+    bench_sync(&mut g, TIME_WINDOW, 0, attr_time_window);
     bench_sync(&mut g, RUNTIME, 0, |x, f| runtime.call(|| work(x, f)));
     bench_sync(&mut g, FAILSAFE, 0, |x, f| failsafe.call(|| work(x, f)));
     bench_sync(&mut g, RECLOSER, 0, |x, f| recloser.call(|| work(x, f)));
@@ -325,6 +349,8 @@ fn closed_10pct_failures(c: &mut Criterion) {
     let recloser = recloser_breaker(100, HOUR);
     bench_sync(&mut g, BARE, 10, work);
     bench_sync(&mut g, ATTR, 10, attr_closed_10pct);
+    bench_sync(&mut g, COUNT_WINDOW, 10, attr_count_window);
+    bench_sync(&mut g, TIME_WINDOW, 10, attr_time_window);
     bench_sync(&mut g, RUNTIME, 10, |x, f| runtime.call(|| work(x, f)));
     bench_sync(&mut g, FAILSAFE, 10, |x, f| failsafe.call(|| work(x, f)));
     bench_sync(&mut g, RECLOSER, 10, |x, f| recloser.call(|| work(x, f)));
@@ -447,6 +473,8 @@ fn two_threads_closed_success(c: &mut Criterion) {
     let recloser = recloser_breaker(100, HOUR);
     bench_two_threads(&mut g, BARE, |x| work(x, false));
     bench_two_threads(&mut g, ATTR, |x| attr_two_threads_closed(x, false));
+    bench_two_threads(&mut g, COUNT_WINDOW, |x| attr_count_window(x, false));
+    bench_two_threads(&mut g, TIME_WINDOW, |x| attr_time_window(x, false));
     bench_two_threads(&mut g, RUNTIME, |x| runtime.call(|| work(x, false)));
     bench_two_threads(&mut g, FAILSAFE, |x| failsafe.call(|| work(x, false)));
     bench_two_threads(&mut g, RECLOSER, |x| recloser.call(|| work(x, false)));
