@@ -5,11 +5,12 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use crate::stripe::{self, SHARED, STRIPES};
 use crate::{clock, observe, registry};
 
 /// Billionths of a token in one token.
@@ -269,8 +270,8 @@ impl Budget {
     /// ```
     #[inline]
     pub fn deposit(&self) {
-        let index = stripe_index();
-        bump(&self.inner().stripes[index].deposits, index);
+        let index = stripe::index();
+        stripe::bump(&self.inner().stripes[index].deposits, index);
     }
 
     /// Takes one token for a retry: `true` if the retry may run. `false` when the budget
@@ -366,9 +367,9 @@ pub(crate) fn deposit_default() {
 #[cold]
 extern "C" fn deposit_default_first() {
     let budget = registry::default_budget();
-    let index = stripe_index();
+    let index = stripe::index();
     let counter = &budget.inner().stripes[index].deposits;
-    bump(counter, index);
+    stripe::bump(counter, index);
     // Keep the address if this thread owns the stripe and the budget outlives it: the
     // process-wide registry's budgets are `'static`.
     if let (Handle::Static(inner), false) = (&budget.0, index == SHARED) {
@@ -453,13 +454,7 @@ fn nano_tokens(ratio: f64) -> u64 {
     (ratio * TOKEN as f64).round() as u64
 }
 
-// Per-thread deposit stripes: the scheme of metrics.rs (see `Counters` there), with
-// slots of their own.
-
-/// Stripes per budget: one per thread for the first `STRIPES - 1` threads that deposit at
-/// the same time, the last one shared by the rest.
-const STRIPES: usize = 32;
-const SHARED: usize = STRIPES - 1;
+// Per-thread deposit stripes: see stripe.rs.
 
 #[derive(Default)]
 #[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
@@ -467,74 +462,16 @@ struct Stripe {
     deposits: AtomicU64,
 }
 
-/// A stripe index a thread owns until it exits, or [`SHARED`].
-struct Slot(usize);
-
-/// Stripe indices given back by threads that exited.
-static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-/// The next index never handed out.
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-impl Slot {
-    fn take() -> Slot {
-        if let Some(index) = FREE.lock().pop() {
-            return Slot(index);
-        }
-        let index = NEXT.fetch_add(1, Relaxed);
-        Slot(if index < SHARED { index } else { SHARED })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // Whatever this exiting thread still deposits goes to the shared stripe.
-        INDEX.set(SHARED);
-        DEFAULT_COUNTER.set(None);
-        // The lock orders this thread's last deposits before the next owner's first.
-        if self.0 != SHARED {
-            FREE.lock().push(self.0);
-        }
-    }
-}
-
-/// Not yet claimed: [`stripe_index`] claims a slot on first use.
-const UNCLAIMED: usize = usize::MAX;
-
 thread_local! {
-    /// This thread's stripe index, read on every deposit: a plain thread-local load.
-    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
-    /// Owns the index and gives it back when the thread exits.
-    static SLOT: Slot = Slot::take();
     /// This thread's counter in the default budget's stripe, once known: see
     /// [`deposit_default`]. Never the shared stripe.
     static DEFAULT_COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
 }
 
-/// This thread's stripe index.
-#[inline]
-fn stripe_index() -> usize {
-    let index = INDEX.get();
-    if index != UNCLAIMED { index } else { claim() }
-}
-
-/// `extern "C"` for the reason given on [`deposit_default_first`].
-#[cold]
-extern "C" fn claim() -> usize {
-    // At thread exit the slot may already be gone: deposit in the shared stripe then.
-    let index = SLOT.try_with(|slot| slot.0).unwrap_or(SHARED);
-    INDEX.set(index);
-    index
-}
-
-/// Adds one to a counter in stripe `index`: a plain load and store when the thread owns
-/// the stripe, an atomic increment in the shared one.
-#[inline]
-fn bump(counter: &AtomicU64, index: usize) {
-    if index == SHARED {
-        counter.fetch_add(1, Relaxed);
-    } else {
-        counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
-    }
+/// The thread is exiting and gives its stripe up: its default-budget counter is no longer
+/// its own.
+pub(crate) fn forget_thread() {
+    DEFAULT_COUNTER.set(None);
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ mod retry;
 mod snapshot;
 mod spell;
 mod state;
+mod stripe;
 mod timeout;
 mod transition;
 

@@ -1,12 +1,9 @@
 //! What a breaker has seen: call counts and the last transition.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-use std::cell::Cell;
-
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::Transition;
+use crate::stripe::{self, STRIPES};
 
 /// A snapshot of a breaker's counters, from [`Breaker::metrics`](crate::Breaker::metrics).
 ///
@@ -52,11 +49,6 @@ pub(crate) struct Counters {
     stripes: Box<[Stripe; STRIPES]>,
 }
 
-/// Stripes per breaker: one per thread for the first `STRIPES - 1` threads that count at
-/// the same time, the last one shared by the rest.
-const STRIPES: usize = 32;
-const SHARED: usize = STRIPES - 1;
-
 #[derive(Default)]
 #[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
 struct Stripe {
@@ -70,76 +62,11 @@ struct Stripe {
     observed: AtomicU64,
 }
 
-/// A stripe index a thread owns until it exits, or [`SHARED`].
-struct Slot(usize);
-
-/// Stripe indices given back by threads that exited.
-static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-/// The next index never handed out.
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-impl Slot {
-    fn take() -> Slot {
-        if let Some(index) = FREE.lock().pop() {
-            return Slot(index);
-        }
-        let index = NEXT.fetch_add(1, Relaxed);
-        Slot(if index < SHARED { index } else { SHARED })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // Whatever this exiting thread still counts goes to the shared stripe.
-        INDEX.set(SHARED);
-        // The lock orders this thread's last counts before the next owner's first.
-        if self.0 != SHARED {
-            FREE.lock().push(self.0);
-        }
-    }
-}
-
-/// Not yet claimed: [`stripe_index`] claims a slot on first use.
-const UNCLAIMED: usize = usize::MAX;
-
-thread_local! {
-    /// This thread's stripe index, read on every count: a plain thread-local load.
-    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
-    /// Owns the index and gives it back when the thread exits.
-    static SLOT: Slot = Slot::take();
-}
-
-/// This thread's stripe index.
-#[inline]
-fn stripe_index() -> usize {
-    let index = INDEX.get();
-    if index != UNCLAIMED { index } else { claim() }
-}
-
-#[cold]
-fn claim() -> usize {
-    // At thread exit the slot may already be gone: count in the shared stripe then.
-    let index = SLOT.try_with(|slot| slot.0).unwrap_or(SHARED);
-    INDEX.set(index);
-    index
-}
-
-/// Adds one to a counter in stripe `index`: a plain load and store when the thread owns
-/// the stripe, an atomic increment in the shared one.
-#[inline]
-fn bump(counter: &AtomicU64, index: usize) {
-    if index == SHARED {
-        counter.fetch_add(1, Relaxed);
-    } else {
-        counter.store(counter.load(Relaxed) + 1, Relaxed);
-    }
-}
-
 impl Counters {
     #[inline]
     fn count(&self, field: fn(&Stripe) -> &AtomicU64) {
-        let index = stripe_index();
-        bump(field(&self.stripes[index]), index);
+        let index = stripe::index();
+        stripe::bump(field(&self.stripes[index]), index);
     }
 
     #[inline]
