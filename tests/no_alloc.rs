@@ -6,8 +6,6 @@
 //! case makes one call first (it registers the breaker, which may allocate), then asserts
 //! that a thousand more allocate nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -15,41 +13,9 @@ use std::time::Duration;
 
 use failfast::{Breaker, BreakerConfig, circuit_breaker, registry, retry, timeout};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers every operation to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by this thread while running `f` a thousand times, after one warm-up.
-fn allocations(mut f: impl FnMut()) -> u64 {
-    f();
-    let before = ALLOCATIONS.with(Cell::get);
-    for _ in 0..1000 {
-        f();
-    }
-    ALLOCATIONS.with(Cell::get) - before
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 /// Polls a future that is ready without waiting, on this thread, with no executor.
 fn ready<F: Future>(fut: F) -> F::Output {

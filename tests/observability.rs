@@ -6,7 +6,6 @@
 //! (`metrics::set_default_local_recorder`) and the events of its own thread (see
 //! [`Capture`]), so tests don't see each other's counts and events.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -527,31 +526,9 @@ async fn observe_mode_counts_would_be_rejections() {
 
 // ---- no allocation after a name's first use ------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers every operation to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 /// A recorder that allocates nothing itself: every counter and gauge is one shared
 /// handle, so what is counted below is failfast's own allocations.
@@ -576,16 +553,6 @@ impl Recorder for Frugal {
     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::noop()
     }
-}
-
-/// Allocations made by this thread while running `f` a thousand times, after one warm-up.
-fn allocations(mut f: impl FnMut()) -> u64 {
-    f();
-    let before = ALLOCATIONS.with(Cell::get);
-    for _ in 0..1000 {
-        f();
-    }
-    ALLOCATIONS.with(Cell::get) - before
 }
 
 /// With a recorder installed, counting a success or a rejection allocates nothing once
