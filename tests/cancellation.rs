@@ -69,10 +69,10 @@ fn a_panic_counts_as_a_failure_and_propagates() {
     assert_eq!(breaker.metrics().failures, 1);
 
     // A trial call that panics reopens the breaker instead of wedging it in half-open.
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(100)); // past the 50ms reset, with room for a late kernel tick
     assert!(catch_unwind(AssertUnwindSafe(|| panics(true))).is_err());
     assert_eq!(breaker.state(), State::Open);
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(100)); // past the 50ms reset, with room for a late kernel tick
     assert_eq!(panics(false), Ok(()));
     assert_eq!(breaker.state(), State::Closed);
     assert_eq!(PANIC_CALLS.load(SeqCst), 3);
