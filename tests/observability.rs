@@ -264,6 +264,31 @@ async fn every_transition_is_one_tracing_event_with_its_fields() {
     );
 }
 
+/// Two registrations of one name with different settings: one WARN event, the first time
+/// only; the same settings again: nothing.
+#[tokio::test(start_paused = true)]
+async fn a_conflicting_registration_is_one_warning() {
+    capture();
+    let registry = failfast::Registry::new();
+    let _ = registry.breaker("obs_conflict", BreakerConfig::new().failures(3));
+    let _ = registry.breaker("obs_conflict", BreakerConfig::new().failures(3));
+    assert_eq!(take(), [], "the same settings are no conflict");
+    let _ = registry.breaker("obs_conflict", BreakerConfig::new().failures(9));
+    let _ = registry.breaker("obs_conflict", BreakerConfig::new().failures(7));
+    let events = take();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].level, Level::WARN);
+    assert_eq!(events[0].fields["name"], "obs_conflict");
+    assert!(
+        events[0].fields["kept"].contains("failures: 3"),
+        "{events:?}"
+    );
+    assert!(
+        events[0].fields["asked"].contains("failures: 9"),
+        "{events:?}"
+    );
+}
+
 /// A failed trial reopens the breaker: a WARN event with reason ProbeFailed.
 #[tokio::test(start_paused = true)]
 async fn a_failed_trial_is_a_warning() {

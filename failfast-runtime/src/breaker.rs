@@ -284,7 +284,9 @@ impl Breaker {
 
     /// Keeps the first conflicting config only: that is the one worth reporting.
     pub(crate) fn note_conflict(&self, config: BreakerConfig) {
-        let _ = self.inner.conflict.set(config);
+        if self.inner.conflict.set(config).is_ok() {
+            observe::conflict(&self.inner.name, &self.inner.config, &config);
+        }
     }
 
     /// Asks to make one call. `Ok(permit)`: make the call and report its outcome through

@@ -12,7 +12,9 @@
 //! - a rejected call (DEBUG): field `name`;
 //! - a retry about to wait (DEBUG): fields `attempt` (the attempt that just failed, from 1)
 //!   and `wait_ms`;
-//! - a retry refused by an empty budget (DEBUG): field `budget`.
+//! - a retry refused by an empty budget (DEBUG): field `budget`;
+//! - two registrations of one name with different settings (WARN, once per breaker):
+//!   fields `name`, `kept`, `asked`.
 //!
 //! # `metrics` (feature `metrics`)
 //! Through the `metrics` facade, so any exporter (Prometheus, StatsD, ...) picks them up:
@@ -49,6 +51,27 @@ pub(crate) fn transition(t: &Transition) {
     meter::state(&t.name, t.to);
     #[cfg(not(any(feature = "tracing", feature = "metrics")))]
     let _ = t;
+}
+
+/// A second registration under `name` asked for a different configuration; the first one
+/// stays. Reported once per breaker (the first conflict), as a WARN event.
+#[inline]
+pub(crate) fn conflict(
+    name: &BreakerName,
+    kept: &crate::BreakerConfig,
+    asked: &crate::BreakerConfig,
+) {
+    #[cfg(feature = "tracing")]
+    tracing::event!(
+        target: "failfast",
+        tracing::Level::WARN,
+        name = name.as_str(),
+        kept = ?kept,
+        asked = ?asked,
+        "two registrations of one breaker name with different settings: the first one wins"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (name, kept, asked);
 }
 
 /// A breaker was made, in `state`: sets its state gauge, so a breaker that never changed
