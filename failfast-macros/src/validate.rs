@@ -444,6 +444,18 @@ fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
     }
 }
 
+/// What was written instead of a string, as the string it probably meant: the last path
+/// segment, lowercased (`Jitter::Full` -> `full`), for the "write it as a string" hints.
+fn bare_name(value: &Expr) -> String {
+    let written = quote::ToTokens::to_token_stream(value).to_string();
+    written
+        .rsplit("::")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase()
+}
+
 fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
     const NAMES: [(&str, &str); 2] = [("enforce", "Enforce"), ("observe", "Observe")];
     const EXPECTED: &str = "expected \"enforce\" (the default: an open breaker rejects calls) \
@@ -453,13 +465,7 @@ fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
         ..
     }) = &arg.value
     else {
-        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
-        let lower = written
-            .rsplit("::")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_lowercase();
+        let lower = bare_name(&arg.value);
         let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
             lower.as_str()
         } else {
@@ -676,13 +682,7 @@ fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
         ..
     }) = &arg.value
     else {
-        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
-        let lower = written
-            .rsplit("::")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_lowercase();
+        let lower = bare_name(&arg.value);
         let hint = if NAMES.iter().any(|(name, _)| *name == lower) {
             format!("write the jitter as a string: `jitter = \"{lower}\"`")
         } else {
