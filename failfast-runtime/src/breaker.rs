@@ -50,6 +50,7 @@ use crate::observe;
 use crate::permit::{Kind, Outcome, Ticket};
 use crate::policy::{Consecutive, WindowPolicy};
 use crate::spell::{AtomicSpell, Spell};
+use crate::store::{InProcess, Lease, SharedState, Store};
 use crate::{
     BreakerConfig, BreakerName, Error, Metrics, Mode, Permit, Reason, State, Subscription,
     Transition,
@@ -117,6 +118,8 @@ struct Inner {
     registry_listeners: Option<Arc<Listeners>>,
     /// The first differing config another registration asked for.
     conflict: OnceLock<BreakerConfig>,
+    /// Where the state is shared with other processes (see `store.rs`).
+    store: Arc<dyn Store>,
 }
 
 /// What only changes under the lock.
@@ -142,7 +145,24 @@ impl Breaker {
     /// assert_eq!(breaker.state(), State::Closed);
     /// ```
     pub fn new(name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
-        Breaker::build(name.into(), config, State::Closed, None)
+        Breaker::build(name.into(), config, State::Closed, None, Arc::new(InProcess))
+    }
+
+    /// A standalone breaker whose state is shared through `store` with every process
+    /// that uses a breaker of the same name there.
+    ///
+    /// ```
+    /// use failfast_runtime::{Breaker, BreakerConfig, InProcess, State};
+    ///
+    /// let breaker = Breaker::with_store("search", BreakerConfig::new(), InProcess);
+    /// assert_eq!(breaker.state(), State::Closed);
+    /// ```
+    pub fn with_store(
+        name: impl Into<BreakerName>,
+        config: BreakerConfig,
+        store: impl Store,
+    ) -> Breaker {
+        Breaker::build(name.into(), config, State::Closed, None, Arc::new(store))
     }
 
     /// A breaker owned by a registry: its transitions also go to the registry's listeners.
@@ -151,11 +171,12 @@ impl Breaker {
         config: BreakerConfig,
         initial: State,
         registry_listeners: Option<Arc<Listeners>>,
+        store: Arc<dyn Store>,
     ) -> Breaker {
         let epoch = clock::to_nanos(clock::now());
         let window = WindowPolicy::new(&config, epoch);
         observe::created(&name, initial);
-        Breaker {
+        let breaker = Breaker {
             inner: Arc::new(Inner {
                 name,
                 config,
@@ -178,8 +199,11 @@ impl Breaker {
                 listeners: Arc::default(),
                 registry_listeners,
                 conflict: OnceLock::new(),
+                store,
             }),
-        }
+        };
+        breaker.inner.store.attach(&breaker);
+        breaker
     }
 
     /// The breaker's name.
@@ -334,7 +358,7 @@ impl Breaker {
                 }
                 let left = clock::until(inner.open_until.load(Relaxed), clock::now());
                 if left.is_zero() {
-                    self.acquire_locked()
+                    self.lease(spell.generation)
                 } else {
                     self.refuse(left)
                 }
@@ -344,6 +368,25 @@ impl Breaker {
                 self.refuse(Duration::ZERO)
             }
             State::HalfOpen => self.acquire_locked(),
+        }
+    }
+
+    /// The open time is over here: the store says whether this process runs the trials.
+    #[cold]
+    fn lease(&self, generation: u64) -> Result<Permit<'_>, Error> {
+        let inner = &*self.inner;
+        let open_for = Duration::from_nanos(inner.open_for.load(Relaxed));
+        match inner.store.lease(self, open_for.max(inner.config.reset_after())) {
+            Lease::Granted => self.acquire_locked(),
+            Lease::Denied { retry_after } => {
+                self.transact(|_| {
+                    let spell = inner.spell.load();
+                    if spell.state == State::Open && spell.generation == generation {
+                        self.open_until(clock::now(), retry_after);
+                    }
+                });
+                self.refuse(retry_after)
+            }
         }
     }
 
@@ -555,13 +598,92 @@ impl Breaker {
     }
 
     fn set_by_hand(&self, to: State, reason: Reason) {
-        self.transact(|core| {
+        let changed = self.transact(|core| {
             let spell = self.inner.spell.load();
             if spell.state != to {
                 self.transition(core, spell, to, reason, clock::now());
-            } else if to == State::Closed {
+                return true;
+            }
+            if to == State::Closed {
                 // reset() on a closed breaker still forgets a failure streak, a window.
                 self.inner.forget();
+            }
+            false
+        });
+        if !changed {
+            // Already so here, maybe not elsewhere: a manual change acts fleet-wide.
+            self.inner.store.publish(self);
+        }
+    }
+
+    /// The state to share with other processes (see [`Store`]): `None` while half-open.
+    ///
+    /// ```
+    /// use failfast_runtime::{Breaker, BreakerConfig, SharedState};
+    ///
+    /// let breaker = Breaker::new("db", BreakerConfig::new());
+    /// breaker.force_open();
+    /// assert_eq!(breaker.shared_state(), Some(SharedState::ForcedOpen));
+    /// ```
+    pub fn shared_state(&self) -> Option<SharedState> {
+        let inner = &*self.inner;
+        Some(match inner.spell.load().state {
+            State::Closed => SharedState::Closed,
+            State::Open => SharedState::Open {
+                remaining: clock::until(inner.open_until.load(Relaxed), clock::now()),
+            },
+            State::HalfOpen => return None,
+            State::ForcedOpen => SharedState::ForcedOpen,
+            State::Disabled => SharedState::Disabled,
+        })
+    }
+
+    /// Applies a change another process made (told by a [`Store`]); the transition, if
+    /// any, has [`Reason::Shared`] and is not published again.
+    ///
+    /// An open breaker stays open at least as long as it already would; a forced-open
+    /// or disabled one ignores `Open` (a manual state holds until a manual change).
+    ///
+    /// ```
+    /// use failfast_runtime::{Breaker, BreakerConfig, Reason, SharedState, State};
+    /// use std::time::Duration;
+    ///
+    /// let breaker = Breaker::new("db", BreakerConfig::new());
+    /// breaker.adopt(SharedState::Open { remaining: Duration::from_secs(5) });
+    /// assert_eq!(breaker.state(), State::Open);
+    /// assert_eq!(breaker.metrics().last_transition.unwrap().reason, Reason::Shared);
+    /// assert!(breaker.acquire().is_err());
+    /// breaker.adopt(SharedState::Closed);
+    /// assert_eq!(breaker.state(), State::Closed);
+    /// ```
+    pub fn adopt(&self, state: SharedState) {
+        let inner = &*self.inner;
+        self.transact(|core| {
+            let spell = inner.spell.load();
+            let now = clock::now();
+            let to = match state {
+                SharedState::Open { remaining } => {
+                    match spell.state {
+                        State::ForcedOpen | State::Disabled => {}
+                        State::Open => {
+                            if clock::nanos_after(now, remaining) > inner.open_until.load(Relaxed)
+                            {
+                                self.open_until(now, remaining);
+                            }
+                        }
+                        State::Closed | State::HalfOpen => {
+                            self.transition(core, spell, State::Open, Reason::Shared, now);
+                            self.open_until(now, remaining);
+                        }
+                    }
+                    return;
+                }
+                SharedState::ForcedOpen => State::ForcedOpen,
+                SharedState::Disabled => State::Disabled,
+                SharedState::Closed => State::Closed,
+            };
+            if spell.state != to {
+                self.transition(core, spell, to, Reason::Shared, now);
             }
         });
     }
@@ -736,12 +858,7 @@ impl Breaker {
         match to {
             State::Open => {
                 let open_for = self.open_time(core, from.state);
-                let until = clock::nanos_after(now, open_for);
-                inner.open_for.store(nanos(open_for), Relaxed);
-                inner.open_until.store(until, Relaxed);
-                inner
-                    .coarse_open_until
-                    .store(clock::coarse_bound(now, until), Relaxed);
+                self.open_until(now, open_for);
             }
             State::HalfOpen => {
                 inner.trials_issued.store(0, Relaxed);
@@ -764,6 +881,17 @@ impl Breaker {
         core.last_transition = Some(transition.clone());
         core.undelivered.push_back(transition);
         next
+    }
+
+    /// Keeps the breaker open for `open_for` from `now`; the caller holds the lock.
+    fn open_until(&self, now: tokio::time::Instant, open_for: Duration) {
+        let inner = &*self.inner;
+        let until = clock::nanos_after(now, open_for);
+        inner.open_for.store(nanos(open_for), Relaxed);
+        inner.open_until.store(until, Relaxed);
+        inner
+            .coarse_open_until
+            .store(clock::coarse_bound(now, until), Relaxed);
     }
 
     /// How long an Open spell entered from `from` lasts: `reset`; or, with a `reset_max`
@@ -809,6 +937,9 @@ impl Breaker {
                 // Own statement, so the core lock is released before listeners run.
                 let next = inner.core.lock().undelivered.pop_front();
                 let Some(transition) = next else { break };
+                if transition.reason != Reason::Shared && transition.to != State::HalfOpen {
+                    inner.store.publish(self);
+                }
                 observe::transition(&transition);
                 inner.listeners.notify(&transition);
                 if let Some(registry) = &inner.registry_listeners {

@@ -9,6 +9,7 @@ use crate::BreakerName;
 use parking_lot::Mutex;
 
 use crate::listeners::Listeners;
+use crate::store::{self, Store};
 use crate::{Breaker, BreakerConfig, Budget, State, Subscription, Transition};
 
 /// The process-wide registry: the one the attribute macros register their breakers in.
@@ -129,7 +130,35 @@ impl Registry {
     /// assert_eq!(a.conflict().unwrap().failures_threshold(), 7);
     /// ```
     pub fn breaker(&self, name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
-        let name = name.into();
+        self.register(name.into(), config, store::default_store)
+    }
+
+    /// Like [`breaker`](Self::breaker), with the breaker's state shared through `store`
+    /// instead of the [default store](crate::set_default_store). The first registration
+    /// of a name decides its store too.
+    ///
+    /// ```
+    /// use failfast_runtime::{BreakerConfig, InProcess, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let breaker = registry.breaker_with_store("db", BreakerConfig::new(), InProcess);
+    /// assert_eq!(registry.get("db").unwrap().name(), breaker.name());
+    /// ```
+    pub fn breaker_with_store(
+        &self,
+        name: impl Into<BreakerName>,
+        config: BreakerConfig,
+        store: impl Store,
+    ) -> Breaker {
+        self.register(name.into(), config, || Arc::new(store))
+    }
+
+    fn register(
+        &self,
+        name: BreakerName,
+        config: BreakerConfig,
+        store: impl FnOnce() -> Arc<dyn Store>,
+    ) -> Breaker {
         let mut breakers = self.breakers.lock();
         if let Some(existing) = breakers.get(name.as_str()) {
             if existing.config() != config {
@@ -144,7 +173,8 @@ impl Registry {
         };
         // Registered names live as long as the process: make copies of them free.
         let name = name.into_static();
-        let breaker = Breaker::build(name.clone(), config, initial, Some(self.listeners.clone()));
+        let listeners = Some(self.listeners.clone());
+        let breaker = Breaker::build(name.clone(), config, initial, listeners, store());
         breakers.insert(name, breaker.clone());
         breaker
     }

@@ -34,6 +34,8 @@ pub enum Reason {
     Reset,
     /// `disable()` was called.
     Disabled,
+    /// Another process sharing the breaker's store made this change (see `Store`).
+    Shared,
 }
 
 /// One state change of one breaker.
