@@ -955,6 +955,30 @@ impl Breaker {
     }
 }
 
+/// A breaker handle that does not keep the breaker alive (held by shared stores).
+#[cfg(feature = "redis")]
+#[derive(Clone)]
+pub(crate) struct WeakBreaker(std::sync::Weak<Inner>);
+
+#[cfg(feature = "redis")]
+impl WeakBreaker {
+    pub(crate) fn upgrade(&self) -> Option<Breaker> {
+        self.0.upgrade().map(|inner| Breaker { inner })
+    }
+
+    /// Whether both are handles of the same breaker.
+    pub(crate) fn same(&self, other: &WeakBreaker) -> bool {
+        std::sync::Weak::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Breaker {
+    pub(crate) fn downgrade(&self) -> WeakBreaker {
+        WeakBreaker(Arc::downgrade(&self.inner))
+    }
+}
+
 impl Inner {
     fn trials_taken(&self) -> u32 {
         self.trials_issued.load(Relaxed)

@@ -49,6 +49,8 @@ mod name;
 mod observe;
 mod permit;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod registry;
 mod retry;
 mod snapshot;
@@ -69,6 +71,8 @@ pub use listeners::Subscription;
 pub use metrics::Metrics;
 pub use name::BreakerName;
 pub use permit::Permit;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreBuilder, RedisUrlError};
 pub use registry::{Registry, registry};
 pub use retry::{Retry, RetryAfter, RetryInfo, Rules, retry, retry_async};
 pub use snapshot::{BreakerSnapshot, ConfigSummary, Counts, LastTransition, Snapshot};

@@ -14,7 +14,10 @@
 //!   and `wait_ms`;
 //! - a retry refused by an empty budget (DEBUG): field `budget`;
 //! - two registrations of one name with different settings (WARN, once per breaker):
-//!   fields `name`, `kept`, `asked`.
+//!   fields `name`, `kept`, `asked`;
+//! - the shared store (feature `redis`) failing (WARN, once per episode: down, slow, or
+//!   garbage under a key) and working again (INFO). Without `tracing` these two go to
+//!   stderr.
 //!
 //! # `metrics` (feature `metrics`)
 //! Through the `metrics` facade, so any exporter (Prometheus, StatsD, ...) picks them up:
@@ -72,6 +75,26 @@ pub(crate) fn conflict(
     );
     #[cfg(not(feature = "tracing"))]
     let _ = (name, kept, asked);
+}
+
+/// The shared store failed (`what`): once per episode, as a WARN event; on stderr
+/// without the `tracing` feature, since a store that quietly stopped sharing would
+/// leave a fleet of breakers deciding alone.
+#[cfg(feature = "redis")]
+pub(crate) fn store_warning(what: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::event!(target: "failfast", tracing::Level::WARN, "{what}");
+    #[cfg(not(feature = "tracing"))]
+    eprintln!("failfast: {what}");
+}
+
+/// The shared store works again after [`store_warning`].
+#[cfg(feature = "redis")]
+pub(crate) fn store_recovered(what: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::event!(target: "failfast", tracing::Level::INFO, "{what}");
+    #[cfg(not(feature = "tracing"))]
+    eprintln!("failfast: {what}");
 }
 
 /// A breaker was made, in `state`: sets its state gauge, so a breaker that never changed
