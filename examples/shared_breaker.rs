@@ -24,7 +24,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use failfast::{Breaker, BreakerConfig, Reason, RedisStore, State, circuit_breaker};
 
@@ -74,7 +74,9 @@ fn when_opened(breaker: &Breaker) -> mpsc::Receiver<(Reason, u128)> {
     let (opened, when) = mpsc::channel();
     breaker.subscribe(move |t| {
         if t.to == State::Open {
-            let _ = opened.send((t.reason, unix_nanos()));
+            // When it happened (`t.at`, this process's monotonic clock), in Unix time.
+            let ago = Instant::now().saturating_duration_since(t.at);
+            let _ = opened.send((t.reason, unix_nanos() - ago.as_nanos()));
         }
     });
     when
@@ -176,7 +178,7 @@ fn process_b(dependency: SocketAddr) {
     println!(
         "B: heard through Redis that it opened ({reason:?}: a change made by another \
          process), {:.2} ms after A tripped it",
-        (at - tripped) as f64 / 1e6
+        (at as i128 - tripped as i128) as f64 / 1e6
     );
     for n in 1..=3 {
         match check_inventory(dependency) {

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `call` | `ok`, `failed` or `rejected`: one call of the annotated fn |
 //! | `state` | the breaker's state (`closed`, `open`, `half-open`, ...) |
-//! | `wait <state> <ms>` | `ok <unix nanos>` once the breaker's last transition entered `<state>` (the time its listener saw it), or `timeout` |
+//! | `wait <state> <ms>` | `ok <unix nanos>` once the breaker's last transition entered `<state>` (when it happened, as its listener tells: `Transition::at` in Unix time), or `timeout` |
 //! | `reset` | `ok`: `reset()` through the registry (fleet-wide) |
 //! | `history` | the breaker's transitions so far |
 //! | `info` | store and breaker counters |
@@ -57,6 +57,13 @@ fn unix_nanos() -> u128 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// The instant `at` (of this process's monotonic clock), in Unix nanoseconds. A listener
+/// runs after the transition and may be late (a busy CPU): a transition's own `at` is
+/// when it happened.
+fn unix_nanos_at(at: Instant) -> u128 {
+    unix_nanos() - Instant::now().saturating_duration_since(at).as_nanos()
 }
 
 /// A worker process: one breaker, shared through the `RedisStore`, on a fn that calls the
@@ -155,7 +162,7 @@ mod worker {
             .push((breaker.state(), unix_nanos(), "initial".into()));
         let sink = entries.clone();
         let _subscription = breaker.subscribe(move |t| {
-            let at = unix_nanos();
+            let at = unix_nanos_at(t.at);
             let line = format!("{}>{}({:?})", t.from, t.to, t.reason);
             sink.log.lock().unwrap().push((t.to, at, line));
             sink.changed.notify_all();
