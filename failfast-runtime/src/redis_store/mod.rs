@@ -113,18 +113,20 @@ struct Shared {
     leasing: Mutex<Vec<String>>,
 }
 
-/// Announcements this store sent and has not heard back yet, by breaker name. While one
-/// is on its way, announcements of others for that breaker are older than it in Redis's
-/// order and are not applied: every process ends in the state announced last.
+/// Announcements this store was asked for and has not heard back yet, by breaker name.
+/// While one is on its way, what others announced for that breaker comes before it in
+/// Redis's order, and what Redis holds is older than it: neither is applied, so every
+/// process ends in the state announced last. Forgotten when the subscription restarts
+/// (echoes of what was sent while it was down never come).
 #[derive(Default)]
 struct Echoes(Mutex<HashMap<String, u32>>);
 
 impl Echoes {
-    fn sent(&self, name: &str) {
+    fn asked(&self, name: &str) {
         *self.0.lock().entry(name.to_owned()).or_default() += 1;
     }
 
-    /// Heard back, or never sent after all.
+    /// Heard back, or not sent after all.
     fn lost(&self, name: &str) {
         let mut echoes = self.0.lock();
         if let Some(count) = echoes.get_mut(name) {
@@ -320,6 +322,7 @@ impl Store for RedisStore {
     }
 
     fn publish(&self, breaker: &Breaker) {
+        self.shared.echoes.asked(breaker.name());
         let _ = self
             .shared
             .commands

@@ -1,10 +1,12 @@
 //! What the store keeps in Redis, and the Lua scripts that read and change it atomically.
 //!
 //! Per breaker, under the store's prefix:
-//! - `{prefix}:{name}:state`: `open`, `forced_open` or `disabled`, expiring when the
-//!   state ends (`open`: at the end of the open time, so hosts need no synchronised
-//!   clocks; the manual states: after [`MANUAL_TTL`]); no key means closed (or open time
-//!   over).
+//! - `{prefix}:{name}:state`: `open`, `forced_open`, `disabled` or `closed`, expiring
+//!   when the state ends (`open`: at the end of the open time, so hosts need no
+//!   synchronised clocks; the manual states: after [`MANUAL_TTL`]) or, for `closed`,
+//!   after [`CLOSED_TTL`]: long enough for a process that missed the announcement (its
+//!   subscription was down) to read it when it resubscribes. No key: the open time is
+//!   over, or nothing happened lately; each process's own state decides.
 //! - `{prefix}:{name}:probe`: the half-open trial lease, holding the id of the store that
 //!   took it, expiring after the lease's ttl.
 //!
@@ -22,6 +24,9 @@ use crate::SharedState;
 /// its own until a reset): keys expire, so nothing piles up.
 pub(crate) const MANUAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long a close stays readable in Redis.
+pub(crate) const CLOSED_TTL: Duration = Duration::from_secs(60);
+
 /// Reads the state key into `state` and `ttl`, deleting garbage (`garbage` = 1).
 const READ_STATE: &str = r"
 local garbage = 0
@@ -32,7 +37,8 @@ if kind ~= 'none' then
   local value = nil
   if kind == 'string' then value = redis.call('GET', KEYS[1]) end
   ttl = redis.call('PTTL', KEYS[1])
-  if (value == 'open' and ttl > 0) or value == 'forced_open' or value == 'disabled' then
+  if (value == 'open' and ttl > 0) or value == 'forced_open' or value == 'disabled'
+      or value == 'closed' then
     state = value
   else
     redis.call('DEL', KEYS[1])
@@ -47,13 +53,13 @@ pub(crate) fn read() -> String {
     format!("{READ_STATE}\nreturn {{state, ttl, garbage}}")
 }
 
-/// The lease: refused while the state key says open (or forced open), or while another
+/// The lease: refused while the state key says open (forced open, disabled), or while another
 /// store holds an unexpired lease; else taken for ARGV[2] ms by ARGV[1].
 /// `{'granted' | 'held' | state, ttl ms, garbage}`.
 pub(crate) fn lease() -> String {
     format!(
         "{READ_STATE}
-if state ~= 'none' then return {{state, ttl, garbage}} end
+if state ~= 'none' and state ~= 'closed' then return {{state, ttl, garbage}} end
 local kind = redis.call('TYPE', KEYS[2]).ok
 if kind ~= 'none' then
   local held = redis.call('PTTL', KEYS[2])
@@ -68,14 +74,10 @@ return {{'granted', 0, garbage}}"
     )
 }
 
-/// Sets the state key (ARGV[1], for ARGV[2] ms; `closed` deletes it), ends any trial
-/// lease and announces the change (ARGV[3] on channel ARGV[4]).
+/// Sets the state key (ARGV[1], for ARGV[2] ms), ends any trial lease and announces the
+/// change (ARGV[3] on channel ARGV[4]).
 pub(crate) const PUBLISH: &str = r"
-if ARGV[1] == 'closed' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1
@@ -98,11 +100,11 @@ pub(crate) fn encode(state: SharedState) -> (&'static str, u64) {
         SharedState::Open { remaining } => ("open", millis(remaining).max(1)),
         SharedState::ForcedOpen => ("forced_open", millis(MANUAL_TTL)),
         SharedState::Disabled => ("disabled", millis(MANUAL_TTL)),
-        SharedState::Closed => ("closed", 0),
+        SharedState::Closed => ("closed", millis(CLOSED_TTL)),
     }
 }
 
-/// A state read back from Redis; `None` for no state (closed) or an unknown word.
+/// A state read back from Redis; `None` for no state or an unknown word.
 pub(crate) fn decode(state: &str, ttl_ms: i64) -> Option<SharedState> {
     match state {
         "open" => Some(SharedState::Open {

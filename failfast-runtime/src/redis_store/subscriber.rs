@@ -15,15 +15,7 @@ const IDLE: Duration = Duration::from_secs(1);
 pub(crate) fn run(client: redis::Client, store: Weak<Shared>) {
     let mut backoff = reconnect_backoff();
     while let Some(shared) = store.upgrade() {
-        let connected = client
-            .get_connection_with_timeout(shared.io_timeout)
-            .and_then(|mut con| {
-                con.set_read_timeout(Some(IDLE))?;
-                con.as_pubsub()
-                    .subscribe(scripts::channel(&shared.prefix))?;
-                Ok(con)
-            });
-        let mut con = match connected {
+        let mut con = match client.get_connection_with_timeout(shared.io_timeout) {
             Ok(con) => con,
             Err(error) => {
                 shared.health.failed(&shared.server, &error);
@@ -32,6 +24,17 @@ pub(crate) fn run(client: redis::Client, store: Weak<Shared>) {
                 continue;
             }
         };
+        // (A `PubSub` unsubscribes when dropped: one for the life of the connection.)
+        let mut pubsub = con.as_pubsub();
+        let subscribed = pubsub
+            .set_read_timeout(Some(IDLE))
+            .and_then(|()| pubsub.subscribe(scripts::channel(&shared.prefix)));
+        if let Err(error) = subscribed {
+            shared.health.failed(&shared.server, &error);
+            drop(shared);
+            thread::sleep(backoff.next().unwrap_or(IDLE));
+            continue;
+        }
         backoff = reconnect_backoff();
         shared.health.ok(&shared.server);
         // Announcements may have been missed: read every breaker's state again, and
@@ -41,10 +44,11 @@ pub(crate) fn run(client: redis::Client, store: Weak<Shared>) {
             let _ = shared.commands.send(Command::Sync(breaker));
         }
         drop(shared);
-        let mut pubsub = con.as_pubsub();
         loop {
             let message = pubsub.get_message();
-            let Some(shared) = store.upgrade() else { return };
+            let Some(shared) = store.upgrade() else {
+                return;
+            };
             match message {
                 Ok(message) => {
                     if let Ok(text) = message.get_payload::<String>() {

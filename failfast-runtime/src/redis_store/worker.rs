@@ -2,7 +2,7 @@
 //! on the network (a lease request waits for its answer only up to the store's timeout).
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use redis::{Connection, RedisResult, Script};
@@ -87,7 +87,21 @@ impl Worker {
             unpublished: Vec::new(),
             unsynced: Vec::new(),
         };
-        while let Ok(command) = commands.recv() {
+        loop {
+            // With something left to say, wake up to reconnect and say it.
+            let command = if link.unpublished.is_empty() && link.unsynced.is_empty() {
+                commands.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                commands.recv_timeout(link.retry_at.saturating_duration_since(Instant::now()))
+            };
+            let command = match command {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.reconnect(&mut link);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return, // the store is gone
+            };
             match command {
                 Command::Publish(breaker) => self.publish(&mut link, breaker),
                 Command::Sync(breaker) => self.sync(&mut link, breaker),
@@ -106,19 +120,26 @@ impl Worker {
         }
     }
 
+    /// Announces the breaker's state as it is now. (Its echo is awaited from the moment
+    /// the publish was asked for: see `Echoes`.)
     fn publish(&self, link: &mut Link, weak: WeakBreaker) {
-        let Some(breaker) = weak.upgrade() else { return };
-        // Half-open: nothing to share (the lease says who probes).
-        let Some(state) = breaker.shared_state() else { return };
-        if matches!(state, SharedState::Open { remaining } if remaining.is_zero()) {
+        let Some(breaker) = weak.upgrade() else {
             return;
-        }
+        };
         let name = breaker.name();
+        // Half-open: nothing to share (the lease says who probes).
+        let state = match breaker.shared_state() {
+            Some(SharedState::Open { remaining }) if remaining.is_zero() => None,
+            state => state,
+        };
+        let Some(state) = state else {
+            self.echoes.lost(name);
+            return;
+        };
         let [state_key, probe_key] = scripts::keys(&self.prefix, name);
         let (word, ttl) = scripts::encode(state);
         let message = scripts::message(&self.id, state, name);
         let channel = scripts::channel(&self.prefix);
-        self.echoes.sent(name);
         let sent = self.query(link, |con| {
             self.scripts
                 .publish
@@ -131,15 +152,19 @@ impl Worker {
                 .invoke::<i64>(con)
         });
         if sent.is_none() {
-            self.echoes.lost(name);
-            if !link.unpublished.iter().any(|b| b.same(&weak)) {
+            // Said once Redis is back, as things are then.
+            if link.unpublished.iter().any(|b| b.same(&weak)) {
+                self.echoes.lost(name);
+            } else {
                 link.unpublished.push(weak);
             }
         }
     }
 
     fn sync(&self, link: &mut Link, weak: WeakBreaker) {
-        let Some(breaker) = weak.upgrade() else { return };
+        let Some(breaker) = weak.upgrade() else {
+            return;
+        };
         let [state_key, _] = scripts::keys(&self.prefix, breaker.name());
         let read = self.query(link, |con| {
             self.scripts
@@ -156,9 +181,12 @@ impl Worker {
         if garbage != 0 {
             self.health.garbage(&state_key);
         }
-        // No key: closed, or the open time is over; local state decides.
+        // No key: the open time is over, or nothing happened lately; local state decides.
+        // A change of ours on its way is newer than what Redis holds.
         if let Some(state) = scripts::decode(&word, ttl) {
-            breaker.adopt(state);
+            if !self.echoes.awaited(breaker.name()) {
+                breaker.adopt(state);
+            }
         }
     }
 
@@ -178,8 +206,7 @@ impl Worker {
             return LeaseReply::Unavailable;
         };
         if garbage != 0 {
-            self.health
-                .garbage(&format!("{state_key} or {probe_key}"));
+            self.health.garbage(&format!("{state_key} or {probe_key}"));
         }
         match word.as_str() {
             "granted" => LeaseReply::Granted,
@@ -193,24 +220,34 @@ impl Worker {
 
     /// Runs `f` on the connection, (re)connecting first if it is time to; `None` when
     /// Redis could not be reached or failed (the connection is then dropped: a reply
-    /// that timed out may still arrive on it).
+    /// that timed out may still arrive on it). A connection found broken (Redis was
+    /// restarted while it sat idle) is replaced at once, once.
     fn query<T>(
         &self,
         link: &mut Link,
-        f: impl FnOnce(&mut Connection) -> RedisResult<T>,
+        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Option<T> {
         if link.con.is_none() {
             self.reconnect(link);
         }
-        let con = link.con.as_mut()?;
-        match f(con) {
-            Ok(value) => {
-                self.health.ok(&self.server);
-                Some(value)
-            }
-            Err(error) => {
-                self.failed(link, &error);
-                None
+        let mut fresh = false;
+        loop {
+            let con = link.con.as_mut()?;
+            match f(con) {
+                Ok(value) => {
+                    self.health.ok(&self.server);
+                    return Some(value);
+                }
+                Err(error) if !fresh && error.is_connection_dropped() => {
+                    link.con = None;
+                    link.retry_at = Instant::now();
+                    self.reconnect(link);
+                    fresh = true;
+                }
+                Err(error) => {
+                    self.failed(link, &error);
+                    return None;
+                }
             }
         }
     }
