@@ -144,8 +144,12 @@ mod worker {
     pub fn run(n: &str) {
         let env = |key: &str| std::env::var(key).unwrap_or_else(|_| panic!("worker: {key} unset"));
         let dependency: SocketAddr = env("FAILFAST_DEP").parse().unwrap();
+        // A lease answer slower than the store's timeout (default 50 ms) lets a process
+        // run its trial alone, by design: on a loaded machine that must not pass for a
+        // second trial, so this test waits longer.
         let store = RedisStore::builder()
             .prefix(&env("FAILFAST_PREFIX"))
+            .timeout(Duration::from_millis(500))
             .connect(&env("FAILFAST_REDIS_URL"))
             .expect("a well-formed URL");
         failfast::set_default_store(store.clone()).expect("the first store of this process");
