@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::{Jitter, RetryPolicy, observe};
+use crate::{Backoff, Jitter, RetryPolicy, observe};
 
 // 0: not tried yet.
 const UP: u8 = 1;
@@ -56,13 +56,13 @@ impl Health {
 
 /// Waits between reconnect attempts: from 50 ms, doubling up to 2 s, jittered (so a
 /// fleet does not reconnect in step). Start a new one after a success.
-pub(crate) fn reconnect_backoff() -> impl Iterator<Item = Duration> {
+pub(crate) fn reconnect_backoff() -> Backoff {
     let policy = RetryPolicy::new()
         .attempts(u32::MAX)
         .delay(Duration::from_millis(50))
         .max_delay(Duration::from_secs(2))
         .jitter(Jitter::Equal);
-    crate::Backoff::new(&policy)
+    Backoff::new(&policy)
 }
 
 #[cfg(test)]

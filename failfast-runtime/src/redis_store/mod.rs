@@ -13,8 +13,8 @@ mod worker;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 

@@ -85,7 +85,10 @@ return 1
 
 /// The keys of breaker `name`: its state, its lease.
 pub(crate) fn keys(prefix: &str, name: &str) -> [String; 2] {
-    [format!("{prefix}:{name}:state"), format!("{prefix}:{name}:probe")]
+    [
+        format!("{prefix}:{name}:state"),
+        format!("{prefix}:{name}:probe"),
+    ]
 }
 
 /// The channel changes are announced on.
@@ -160,7 +163,11 @@ mod tests {
                 "sales api::get"
             ))
         );
-        for state in [SharedState::ForcedOpen, SharedState::Disabled, SharedState::Closed] {
+        for state in [
+            SharedState::ForcedOpen,
+            SharedState::Disabled,
+            SharedState::Closed,
+        ] {
             let text = message("b", state, "x");
             assert_eq!(parse_message(&text), Some(("b", state, "x")));
         }
@@ -168,7 +175,14 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_refused() {
-        for text in ["", "a", "a open", "a open x name", "a weird 1 name", "a open -1 n"] {
+        for text in [
+            "",
+            "a",
+            "a open",
+            "a open x name",
+            "a weird 1 name",
+            "a open -1 n",
+        ] {
             assert_eq!(parse_message(text), None, "{text:?}");
         }
     }

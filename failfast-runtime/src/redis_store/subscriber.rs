@@ -4,9 +4,12 @@ use std::sync::Weak;
 use std::thread;
 use std::time::Duration;
 
+use redis::{Connection, RedisResult};
+
 use super::health::reconnect_backoff;
 use super::worker::Command;
 use super::{Shared, scripts};
+use crate::Backoff;
 
 /// How often a quiet subscription wakes to see whether the store is still used.
 const IDLE: Duration = Duration::from_secs(1);
@@ -14,53 +17,57 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Listens until the store is dropped; reconnects with backoff.
 pub(crate) fn run(client: redis::Client, store: Weak<Shared>) {
     let mut backoff = reconnect_backoff();
-    while let Some(shared) = store.upgrade() {
-        let mut con = match client.get_connection_with_timeout(shared.io_timeout) {
-            Ok(con) => con,
-            Err(error) => {
-                shared.health.failed(&shared.server, &error);
-                drop(shared);
-                thread::sleep(backoff.next().unwrap_or(IDLE));
-                continue;
-            }
+    loop {
+        let Some(io_timeout) = store.upgrade().map(|shared| shared.io_timeout) else {
+            return;
         };
-        // (A `PubSub` unsubscribes when dropped: one for the life of the connection.)
-        let mut pubsub = con.as_pubsub();
-        let subscribed = pubsub
-            .set_read_timeout(Some(IDLE))
-            .and_then(|()| pubsub.subscribe(scripts::channel(&shared.prefix)));
-        if let Err(error) = subscribed {
+        let listened = client
+            .get_connection_with_timeout(io_timeout)
+            .and_then(|mut con| listen(&mut con, &store, &mut backoff));
+        let Some(shared) = store.upgrade() else {
+            return;
+        };
+        if let Err(error) = listened {
             shared.health.failed(&shared.server, &error);
-            drop(shared);
-            thread::sleep(backoff.next().unwrap_or(IDLE));
-            continue;
         }
-        backoff = reconnect_backoff();
+        drop(shared);
+        thread::sleep(backoff.next().unwrap_or(IDLE));
+    }
+}
+
+/// Subscribes on `con` and applies announcements until the connection fails (`Err`) or
+/// the store is dropped (`Ok`).
+fn listen(con: &mut Connection, store: &Weak<Shared>, backoff: &mut Backoff) -> RedisResult<()> {
+    // A `PubSub` unsubscribes when dropped: one for the life of the connection.
+    let mut pubsub = con.as_pubsub();
+    pubsub.set_read_timeout(Some(IDLE))?;
+    {
+        let Some(shared) = store.upgrade() else {
+            return Ok(());
+        };
+        pubsub.subscribe(scripts::channel(&shared.prefix))?;
+        *backoff = reconnect_backoff();
         shared.health.ok(&shared.server);
-        // Announcements may have been missed: read every breaker's state again, and
-        // stop waiting for echoes of what was sent before.
+        // Announcements may have been missed: read every breaker's state again, and stop
+        // waiting for echoes of what was sent before.
         shared.echoes.clear();
         for breaker in shared.attached() {
             let _ = shared.commands.send(Command::Sync(breaker));
         }
-        drop(shared);
-        loop {
-            let message = pubsub.get_message();
-            let Some(shared) = store.upgrade() else {
-                return;
-            };
-            match message {
-                Ok(message) => {
-                    if let Ok(text) = message.get_payload::<String>() {
-                        shared.apply(&text);
-                    }
-                }
-                Err(error) if error.is_timeout() => {}
-                Err(error) => {
-                    shared.health.failed(&shared.server, &error);
-                    break;
+    }
+    loop {
+        let message = pubsub.get_message();
+        let Some(shared) = store.upgrade() else {
+            return Ok(());
+        };
+        match message {
+            Ok(message) => {
+                if let Ok(text) = message.get_payload::<String>() {
+                    shared.apply(&text);
                 }
             }
+            Err(error) if error.is_timeout() => {}
+            Err(error) => return Err(error),
         }
     }
 }

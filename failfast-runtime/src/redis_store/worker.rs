@@ -9,8 +9,8 @@ use redis::{Connection, RedisResult, Script};
 
 use super::health::{Health, reconnect_backoff};
 use super::{Echoes, scripts};
-use crate::SharedState;
 use crate::breaker::WeakBreaker;
+use crate::{Backoff, SharedState};
 
 pub(crate) enum Command {
     /// Share the breaker's current state with the fleet.
@@ -55,7 +55,7 @@ struct Link {
     con: Option<Connection>,
     /// No reconnect attempt before this.
     retry_at: Instant,
-    backoff: Box<dyn Iterator<Item = Duration> + Send>,
+    backoff: Backoff,
     /// Breakers to publish, then to sync, once Redis answers again.
     unpublished: Vec<WeakBreaker>,
     unsynced: Vec<WeakBreaker>,
@@ -83,7 +83,7 @@ impl Worker {
         let mut link = Link {
             con: None,
             retry_at: Instant::now(),
-            backoff: Box::new(reconnect_backoff()),
+            backoff: reconnect_backoff(),
             unpublished: Vec::new(),
             unsynced: Vec::new(),
         };
@@ -267,7 +267,7 @@ impl Worker {
         match connected {
             Ok(con) => {
                 link.con = Some(con);
-                link.backoff = Box::new(reconnect_backoff());
+                link.backoff = reconnect_backoff();
                 self.health.ok(&self.server);
                 // What could not be said while Redis was away, as things are now.
                 for breaker in std::mem::take(&mut link.unpublished) {
