@@ -2,14 +2,14 @@
 //! only through `::failfast::__private`, so the runtime can change without breaking it.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use ::core;
 use failfast_runtime::BreakerName;
 pub use failfast_runtime::{
     Breaker, BreakerConfig, Budget, Error, Jitter, Mode, Permit, Retry, RetryAfter, RetryInfo,
-    RetryPolicy, Rules, Window,
+    RetryPolicy, Rules, Store, Window,
 };
 
 /// The breaker of one annotated fn: looked up in the registry on its first call, then kept.
@@ -32,6 +32,25 @@ impl Site {
             failfast_runtime::registry().breaker(name.resolve(), config)
         })
     }
+
+    /// With `store = expr`: the site's breaker, registered with that store on the first
+    /// call.
+    pub fn breaker_with_store(
+        &'static self,
+        init: impl FnOnce() -> (Name, BreakerConfig, Arc<dyn Store>),
+    ) -> &'static Breaker {
+        self.0.get_or_init(|| {
+            let (name, config, store) = init();
+            failfast_runtime::registry().breaker_with_store(name.resolve(), config, store)
+        })
+    }
+}
+
+/// The value of `store = expr`: a [`Store`] (the trait's own message explains a value
+/// that is not one). Type-erased here, so the only bound a wrong value can miss is this
+/// one, on the user's expression.
+pub fn store<S: Store>(store: S) -> Arc<dyn Store> {
+    Arc::new(store)
 }
 
 /// The named retry budget of one `#[retry(budget = "name")]`: looked up in the registry on

@@ -116,7 +116,8 @@ pub async fn policies(id: u64) -> Result<usize, ApiError> {
     slow = LIMIT,
     slow_rate = 1,
     window = WINDOW,
-    mode = "enforce"
+    mode = "enforce",
+    store = failfast::InProcess
 )]
 pub fn policy_expressions(n: u32) -> Result<u32, failfast::Error> {
     Ok(n + 1)

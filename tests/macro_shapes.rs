@@ -335,6 +335,7 @@ mod hygiene {
     struct Site;
     struct Name;
     fn every_error() {}
+    fn store() {}
     #[allow(non_upper_case_globals)]
     const Ok: u8 = 0;
 
@@ -346,7 +347,11 @@ mod hygiene {
     }
 
     #[::failfast::retry(attempts = 2, delay = "1ms")]
-    #[::failfast::circuit_breaker("macro_shapes::hygiene::async", is_failure = super::is_down)]
+    #[::failfast::circuit_breaker(
+        "macro_shapes::hygiene::async",
+        is_failure = super::is_down,
+        store = ::failfast::InProcess
+    )]
     #[::failfast::timeout("1s")]
     async fn async_with_alias(x: u8) -> Result<u8> {
         ::core::result::Result::Ok(x)

@@ -3,7 +3,7 @@
 //! This stage only reads the shape `key = value, ...` and remembers each value as an
 //! expression with the span of its key; what the values mean is checked in
 //! `validate.rs`. Mistakes that still leave the list readable (an unknown key, a key given
-//! twice, a key of a later version) are collected, so one compile reports all of them.
+//! twice) are collected, so one compile reports all of them.
 
 use crate::errors::Errors;
 use proc_macro2::Span;
@@ -20,6 +20,7 @@ mod kw {
     syn::custom_keyword!(probes);
     syn::custom_keyword!(is_failure);
     syn::custom_keyword!(fallback);
+    syn::custom_keyword!(store);
     syn::custom_keyword!(enabled);
     syn::custom_keyword!(attempts);
     syn::custom_keyword!(delay);
@@ -77,6 +78,7 @@ impl Attr {
                 "probes",
                 "is_failure",
                 "fallback",
+                "store",
                 "enabled",
                 "mode",
                 "crate",
@@ -99,15 +101,6 @@ impl Attr {
         }
     }
 
-    /// Keys of the public design that later versions add.
-    fn later_keys(self) -> &'static [&'static str] {
-        match self {
-            Attr::CircuitBreaker => &["store"],
-            Attr::Retry => &[],
-            Attr::Timeout => &[],
-        }
-    }
-
     /// Keys people bring from other libraries, and what to write instead.
     fn aliases(self) -> &'static [(&'static str, &'static str)] {
         match self {
@@ -127,6 +120,9 @@ impl Attr {
                 ("expected_exception", "is_failure"),
                 ("failure_if", "is_failure"),
                 ("fallback_function", "fallback"),
+                ("backend", "store"),
+                ("storage", "store"),
+                ("state_store", "store"),
                 ("enable", "enabled"),
                 ("disabled", "enabled"),
                 ("failure_rate_threshold", "failure_rate"),
@@ -219,6 +215,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) probes: Option<Arg>,
     pub(crate) is_failure: Option<Arg>,
     pub(crate) fallback: Option<Arg>,
+    pub(crate) store: Option<Arg>,
     pub(crate) enabled: Option<Arg>,
     pub(crate) mode: Option<Arg>,
     pub(crate) krate: Option<Arg>,
@@ -306,6 +303,9 @@ impl Parse for BreakerArgs {
             } else if lookahead.peek(kw::fallback) {
                 let key = key::<kw::fallback>(input, "fallback")?;
                 set_once(&mut args.fallback, keyed(input, key)?, errors);
+            } else if lookahead.peek(kw::store) {
+                let key = key::<kw::store>(input, "store")?;
+                set_once(&mut args.store, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::enabled) {
                 let key = key::<kw::enabled>(input, "enabled")?;
                 set_once(&mut args.enabled, keyed(input, key)?, errors);
@@ -559,8 +559,8 @@ fn comma(input: ParseStream, attr: Attr) -> syn::Result<()> {
     ))
 }
 
-/// A key this version does not take: a later one, a misspelling, a key of another
-/// attribute. Records the error and skips the value.
+/// A key the attribute does not take: a misspelling, a key of another attribute. Records
+/// the error and skips the value.
 fn other_key(input: ParseStream, attr: Attr, first: bool, errors: &mut Errors) -> syn::Result<()> {
     let ident = Ident::parse_any(input)?;
     let written = ident.to_string();
@@ -569,9 +569,7 @@ fn other_key(input: ParseStream, attr: Attr, first: bool, errors: &mut Errors) -
         input.parse::<Token![=]>()?;
         input.parse::<Expr>()?;
     }
-    let message = if attr.later_keys().contains(&written.as_str()) {
-        format!("`{written}` is not available yet in this version of failfast")
-    } else if attr == Attr::CircuitBreaker && first && !has_value {
+    let message = if attr == Attr::CircuitBreaker && first && !has_value {
         format!("the breaker's name must be a string: #[circuit_breaker(\"{written}\")]")
     } else {
         unknown_key_message(attr, &written)
@@ -649,6 +647,7 @@ pub(crate) fn example(key: &str) -> &'static str {
         "probes" => "probes = 1",
         "is_failure" => "is_failure = is_transient",
         "fallback" => "fallback = cached_answer",
+        "store" => "store = failfast::InProcess",
         "enabled" => "enabled = true",
         "crate" => "crate = ::failfast",
         "attempts" => "attempts = 3",
@@ -699,6 +698,28 @@ mod tests {
         assert!(args.failures.is_some() && args.reset.is_some() && args.fallback.is_some());
         assert!(args.probes.is_none());
         assert!(errors_of(args.errors).is_empty());
+    }
+
+    #[test]
+    fn store_takes_any_expression_once() {
+        let args: BreakerArgs = syn::parse2(quote!(
+            store = shared::STORE.clone(),
+            failures = 2,
+            store = failfast::InProcess
+        ))
+        .unwrap();
+        let store = args.store.as_ref().unwrap();
+        assert_eq!(store.key.name, "store");
+        assert_eq!(
+            store.value.to_token_stream().to_string(),
+            "shared :: STORE . clone ()"
+        );
+        assert_eq!(errors_of(args.errors), ["`store` is given twice; keep one"]);
+        let err = syn::parse2::<BreakerArgs>(quote!(store)).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "`store` needs a value: `store = failfast::InProcess`"
+        );
     }
 
     #[test]
@@ -759,12 +780,9 @@ mod tests {
             errors[0].contains("did you mean `attempts`? (`attempts` counts the first call too)")
         );
         assert!(errors[1].contains("is an argument of #[circuit_breaker]"));
-        let args: BreakerArgs = syn::parse2(quote!(store = redis, threshold = 3)).unwrap();
+        let args: BreakerArgs = syn::parse2(quote!(backend = redis, threshold = 3)).unwrap();
         let errors = errors_of(args.errors);
-        assert_eq!(
-            errors[0],
-            "`store` is not available yet in this version of failfast"
-        );
+        assert!(errors[0].contains("did you mean `store`?"));
         assert!(errors[1].contains("did you mean `failures`?"));
         let args: RetryArgs = syn::parse2(quote!(window = 100, retry_budget = "x")).unwrap();
         let errors = errors_of(args.errors);

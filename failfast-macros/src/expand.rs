@@ -217,9 +217,20 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
             quote!(#p::run_sync(#permit, #is_failure, #call))
         }
     };
+    // Registered on the first call, with `store = expr` evaluated then (once), spanned on
+    // the user's expression so a value that is no store is reported there.
+    let register = match &b.store {
+        None => quote!(#site.breaker(|| (#name, #config))),
+        Some(store) => {
+            let span = store.span();
+            let p = private(&layer.krate, span);
+            let store = quote_spanned!(span=> #p::store(#store));
+            quote!(#site.breaker_with_store(|| (#name, #config, #store)))
+        }
+    };
     let site_and_breaker = quote! {
         static #site: #p::Site = #p::Site::new();
-        let #breaker = #site.breaker(|| (#name, #config));
+        let #breaker = #register;
     };
     let Some(enabled) = &b.enabled else {
         let run = run(&permit, &call);

@@ -37,6 +37,7 @@
 //!         let result: Result<T, E> = {
 //!             let x = clone_for_retry(&x);             // each attempt gets its own copy
 //!             static SITE: Site = Site::new();         // the breaker, looked up once
+//!             // `SITE.breaker_with_store(|| (name, config, store(expr)))` with `store = expr`
 //!             match SITE.breaker(|| (name, config)).acquire() {
 //!                 Ok(permit) => run_async(permit, every_error, async { /* body */ }).await,
 //!                 Err(open) => { rejected = true; rejected(open) } // never retried
@@ -89,6 +90,7 @@ use proc_macro::TokenStream;
 /// | `probes = 1` | trial calls in half-open; all must succeed to close, one failure reopens (at least 1) | 1 |
 /// | `is_failure = path` | a `fn(&E) -> bool` deciding which errors count as failures; the others count as successes and are returned unchanged | every `Err` |
 /// | `fallback = path` | a fn with the same parameters and return type, called instead when the breaker rejects the call; on a method, a method of the same type (called with the same receiver); on an async fn, an async fn | none: `Err(Error::Open)` |
+/// | `store = expr` | where the breaker's state lives: a value of any type implementing `failfast::Store`, such as `failfast::InProcess` or a `failfast::RedisStore` handle (feature `redis`, shared across processes). Evaluated once, on the fn's first call; the first registration of a name decides its store | the process-wide default store (`failfast::set_default_store`, else `InProcess`) |
 /// | `enabled = expr` | a `bool`; `false` makes the attribute a pass-through | true |
 /// | `mode = "observe"` | `"observe"`: record, transition and report as usual but never reject (to roll thresholds out safely); `"enforce"`: reject while open. Switchable at run time through the registry | `"enforce"` |
 /// | `crate = path` | where failfast is, for crates that re-export it | `::failfast` |
@@ -96,6 +98,12 @@ use proc_macro::TokenStream;
 /// Durations are strings with units (`"250ms"`, `"3s"`, `"1m30s"`, `"1.5s"`, `"2h"`; units
 /// ns, us, ms, s, m, h), checked at compile time, or any expression of type
 /// `std::time::Duration`. A panic in the body counts as a failure and propagates.
+///
+/// The store is where a breaker's state lives: `InProcess` keeps it in the process; a
+/// shared store tells the other processes that the breaker is open and for how long, and
+/// hands out the leases for the half-open trials. Without `store`, the breaker uses the
+/// default store, which `failfast::set_default_store` sets once, at start-up. A value
+/// that is not a store is a compile error on the expression.
 ///
 /// Checked at compile time: `failures` and `failure_rate` exclude each other; the rates lie
 /// in (0, 1]; a window is not empty; `slow_rate` needs `slow`; `window` and `min_calls`
@@ -129,6 +137,23 @@ use proc_macro::TokenStream;
 /// # async fn main() {
 /// #     assert_eq!(search("rust").await.unwrap(), ["rust"]);
 /// # }
+/// ```
+///
+/// One store for the breakers of one service, whatever the default store is:
+/// ```
+/// use failfast::{circuit_breaker, InProcess};
+/// use std::sync::{Arc, LazyLock};
+///
+/// // In-process here; a `failfast::RedisStore` (feature `redis`) is a handle cloned the
+/// // same way.
+/// static INVENTORY: LazyLock<Arc<InProcess>> = LazyLock::new(|| Arc::new(InProcess));
+///
+/// #[circuit_breaker("inventory", failures = 3, store = INVENTORY.clone())]
+/// fn stock(item: u32) -> Result<u32, failfast::Error> {
+///     Ok(item * 2)
+/// }
+/// # assert_eq!(stock(4).unwrap(), 8);
+/// # assert!(failfast::registry().get("inventory").is_some());
 /// ```
 ///
 /// # Example
@@ -199,6 +224,8 @@ use proc_macro::TokenStream;
 /// #     assert_eq!(recommendations(7).await.unwrap(), vec![7]);
 /// # }
 /// ```
+/// With `store = expr`, the breaker is made with
+/// `registry().breaker_with_store(name, config, expr)` instead.
 #[proc_macro_attribute]
 pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
     stack::expand(Attr::CircuitBreaker, args.into(), item.into()).into()

@@ -396,6 +396,35 @@ mod tests {
     }
 
     #[test]
+    fn store_registers_the_site_with_it() {
+        let item = quote!(
+            fn f() -> Result<(), E> {
+                Ok(())
+            }
+        );
+        let p = ":: failfast :: __private ::";
+        let out = expand_str(
+            Attr::CircuitBreaker,
+            quote!("db", store = shared::STORE.clone()),
+            item.clone(),
+        );
+        assert!(
+            out.contains(&format!(
+                "__FAILFAST_SITE . breaker_with_store (|| ({p} Name :: Static (\"db\") , {p} BreakerConfig :: new () , {p} store (shared :: STORE . clone ())))"
+            )),
+            "{out}"
+        );
+        let out = expand_str(Attr::CircuitBreaker, quote!("db"), item);
+        assert!(
+            out.contains(&format!(
+                "__FAILFAST_SITE . breaker (|| ({p} Name :: Static (\"db\") , {p} BreakerConfig :: new ()))"
+            )),
+            "{out}"
+        );
+        assert!(!out.contains("store"), "{out}");
+    }
+
+    #[test]
     fn body_is_emitted_once() {
         for attr in [Attr::Retry, Attr::CircuitBreaker] {
             let out = expand_str(

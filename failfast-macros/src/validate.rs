@@ -46,6 +46,9 @@ pub(crate) struct Breaker {
     pub(crate) probes: Option<LitInt>,
     pub(crate) is_failure: Option<Predicate>,
     pub(crate) fallback: Option<Path>,
+    /// Any expression; the compiler checks that it is a `Store`. (Boxed: an `Expr` is
+    /// large, and rarely given.)
+    pub(crate) store: Option<Box<Expr>>,
     pub(crate) enabled: Option<Expr>,
     /// `Observe` or `Enforce`, spanned on the string.
     pub(crate) mode: Option<syn::Ident>,
@@ -237,6 +240,7 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
         }),
         is_failure: args.is_failure.and_then(|arg| predicate(arg, errors)),
         fallback: args.fallback.and_then(|arg| path(&arg, errors)),
+        store: args.store.map(|arg| Box::new(arg.value)),
         enabled: args.enabled.and_then(|arg| match arg.value {
             // `enabled = true` is the default: nothing to emit.
             Expr::Lit(ExprLit {

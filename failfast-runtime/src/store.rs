@@ -51,6 +51,11 @@ use crate::Breaker;
 ///     [Some(SharedState::ForcedOpen), Some(SharedState::Closed)]
 /// );
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a failfast store",
+    label = "expected a store: where the breaker's state lives",
+    note = "a store is `failfast::InProcess` (the default: this process only), a `failfast::RedisStore` (feature \"redis\": shared across processes), an `Arc` of one, or your own type implementing `failfast::Store`"
+)]
 pub trait Store: Send + Sync + 'static {
     /// `breaker` starts using this store: called once, when it is made. A shared store
     /// keeps a handle to apply changes made elsewhere, and may look up the breaker's
