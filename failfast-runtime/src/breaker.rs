@@ -145,7 +145,13 @@ impl Breaker {
     /// assert_eq!(breaker.state(), State::Closed);
     /// ```
     pub fn new(name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
-        Breaker::build(name.into(), config, State::Closed, None, Arc::new(InProcess))
+        Breaker::build(
+            name.into(),
+            config,
+            State::Closed,
+            None,
+            Arc::new(InProcess),
+        )
     }
 
     /// A standalone breaker whose state is shared through `store` with every process
@@ -372,11 +378,12 @@ impl Breaker {
     }
 
     /// The open time is over here: the store says whether this process runs the trials.
+    /// The lease lasts as long as the open time did.
     #[cold]
     fn lease(&self, generation: u64) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
         let open_for = Duration::from_nanos(inner.open_for.load(Relaxed));
-        match inner.store.lease(self, open_for.max(inner.config.reset_after())) {
+        match inner.store.lease(self, open_for) {
             Lease::Granted => self.acquire_locked(),
             Lease::Denied { retry_after } => {
                 self.transact(|_| {
@@ -666,8 +673,7 @@ impl Breaker {
                     match spell.state {
                         State::ForcedOpen | State::Disabled => {}
                         State::Open => {
-                            if clock::nanos_after(now, remaining) > inner.open_until.load(Relaxed)
-                            {
+                            if clock::nanos_after(now, remaining) > inner.open_until.load(Relaxed) {
                                 self.open_until(now, remaining);
                             }
                         }
@@ -858,6 +864,7 @@ impl Breaker {
         match to {
             State::Open => {
                 let open_for = self.open_time(core, from.state);
+                inner.open_for.store(nanos(open_for), Relaxed);
                 self.open_until(now, open_for);
             }
             State::HalfOpen => {
@@ -887,7 +894,6 @@ impl Breaker {
     fn open_until(&self, now: tokio::time::Instant, open_for: Duration) {
         let inner = &*self.inner;
         let until = clock::nanos_after(now, open_for);
-        inner.open_for.store(nanos(open_for), Relaxed);
         inner.open_until.store(until, Relaxed);
         inner
             .coarse_open_until
