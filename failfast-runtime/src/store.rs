@@ -29,10 +29,10 @@ use crate::Breaker;
 /// use std::time::Duration;
 ///
 /// /// Records what it is told, and lets every process probe.
-/// #[derive(Default)]
-/// struct Recorder(Mutex<Vec<Option<SharedState>>>);
+/// #[derive(Clone, Default)]
+/// struct Recorder(Arc<Mutex<Vec<Option<SharedState>>>>);
 ///
-/// impl Store for Arc<Recorder> {
+/// impl Store for Recorder {
 ///     fn attach(&self, _: &Breaker) {}
 ///     fn publish(&self, breaker: &Breaker) {
 ///         self.0.lock().unwrap().push(breaker.shared_state());
@@ -42,7 +42,7 @@ use crate::Breaker;
 ///     }
 /// }
 ///
-/// let recorder = Arc::new(Recorder::default());
+/// let recorder = Recorder::default();
 /// let breaker = Breaker::with_store("db", BreakerConfig::new(), recorder.clone());
 /// breaker.force_open();
 /// breaker.reset();
@@ -179,9 +179,7 @@ pub fn set_default_store(store: impl Store) -> Result<(), StoreAlreadySet> {
 
 /// The process-wide default store; fixed (as [`InProcess`] if none was set) on first use.
 pub(crate) fn default_store() -> Arc<dyn Store> {
-    DEFAULT_STORE
-        .get_or_init(|| Arc::new(InProcess))
-        .clone()
+    DEFAULT_STORE.get_or_init(|| Arc::new(InProcess)).clone()
 }
 
 /// [`set_default_store`] was called after the default store was fixed: by an earlier
