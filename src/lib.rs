@@ -31,6 +31,10 @@
 //! ```
 //!
 //! See the README for every argument, how attributes stack and the registry.
+//!
+//! Cargo features, all off by default: `tracing` (events), `metrics` (counters and a state
+//! gauge), `serde` (a serializable registry snapshot), `redis` (`RedisStore`: breakers
+//! shared across processes and hosts; set it once with [`set_default_store`]).
 #![deny(missing_docs)]
 
 pub use failfast_macros::{circuit_breaker, retry, timeout};

@@ -14,6 +14,11 @@
 //!   ([`Registry::budget`]) or none ([`Retry::budget`]), as Envoy, gRPC and the AWS SDKs
 //!   do by default: stacked retries cannot multiply the load on a dependency that is down.
 //! - [`timeout`]: give up on a future.
+//! - [`Store`]: where breaker state is shared. [`InProcess`] (the default) shares
+//!   nothing; `RedisStore` (feature `redis`) shares open states, fleet-wide half-open
+//!   leases and manual control across processes and hosts. Set the default once with
+//!   [`set_default_store`], or give one breaker its own ([`Breaker::with_store`],
+//!   [`Registry::breaker_with_store`]).
 //!
 //! Time comes from tokio's clock: inside a runtime with paused time, `tokio::time::advance`
 //! moves breakers and retries forward, which keeps tests fast and exact.
