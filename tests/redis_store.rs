@@ -423,14 +423,18 @@ fn a_slow_redis_never_holds_a_caller_past_the_timeout() {
         waited >= Duration::from_millis(40) && waited < Duration::from_millis(200),
         "the caller waited {waited:?} for a 50 ms timeout"
     );
-    // Calls on the closed path never wait at all.
+    // Calls on the closed path never wait on Redis: 10 000 of them (and the close's
+    // announcement) are done while it is still asleep.
     trial.success();
     assert_eq!(a.state(), State::Closed);
-    let started = Instant::now();
     for _ in 0..10_000 {
         a.call(|| Ok::<_, Error>(())).unwrap();
     }
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(
+        !sleeper.is_finished(),
+        "Redis woke before the calls were done"
+    );
+    assert_eq!(a.metrics().successes, 10_001);
     sleeper.join().unwrap();
 
     // Once Redis answers again, a's close reaches b.
@@ -453,5 +457,12 @@ fn unreachable_at_start_up_is_not_an_error() {
     assert_eq!(breaker.state(), State::Open);
     assert!(breaker.acquire().is_err());
     assert!(!store.is_connected());
-    assert!(RedisStore::connect("redis://").is_err() || RedisStore::connect("tcp://x").is_err());
+    // Only a malformed URL is an error.
+    for url in [
+        "http://127.0.0.1/",
+        "not a url",
+        "redis://127.0.0.1:notaport/",
+    ] {
+        assert!(RedisStore::connect(url).is_err(), "{url}");
+    }
 }
