@@ -466,3 +466,74 @@ fn unreachable_at_start_up_is_not_an_error() {
         assert!(RedisStore::connect(url).is_err(), "{url}");
     }
 }
+
+#[test]
+fn the_lease_holder_runs_every_probe_and_no_one_else_runs_any() {
+    let server = RedisServer::start();
+    let (store_a, store_b) = two_stores(&server, "t9");
+    let three = config(300).probes(3);
+    let a = Breaker::with_store("dep", three, store_a);
+    let b = Breaker::with_store("dep", three, store_b);
+    trip(&a);
+    until("b opens", || b.state() == State::Open);
+    thread::sleep(Duration::from_millis(350));
+
+    let trials: Vec<_> = (0..3).map(|_| b.acquire().expect("b's trials")).collect();
+    assert!(b.acquire().is_err(), "three trials, no more");
+    for _ in 0..50 {
+        assert!(a.acquire().is_err(), "a runs none of them");
+    }
+    for trial in trials {
+        trial.success();
+    }
+    assert_eq!(b.state(), State::Closed);
+    until("a closes", || a.state() == State::Closed);
+}
+
+#[derive(Debug, PartialEq)]
+enum AsyncError {
+    Down,
+    Rejected,
+}
+
+impl From<Error> for AsyncError {
+    fn from(_: Error) -> Self {
+        AsyncError::Rejected
+    }
+}
+
+static ASYNC_STORE: std::sync::OnceLock<RedisStore> = std::sync::OnceLock::new();
+static ASYNC_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[failfast::circuit_breaker("t10_async", failures = 2, reset = "30s", store = ASYNC_STORE.get().unwrap().clone())]
+async fn async_dependency() -> Result<(), AsyncError> {
+    ASYNC_CALLS.fetch_add(1, Ordering::Relaxed);
+    tokio::task::yield_now().await;
+    Err(AsyncError::Down)
+}
+
+/// An async fn on tokio shares its breaker like a sync fn in a plain thread: the store
+/// needs no runtime, and an async caller is never parked on Redis.
+#[tokio::test]
+async fn an_async_fn_shares_its_breaker_too() {
+    let server = RedisServer::start();
+    let (store_a, store_b) = two_stores(&server, "t10");
+    ASYNC_STORE.set(store_a).unwrap();
+    let other_process = Breaker::with_store("t10_async", config(30_000), store_b);
+    // The async fn's breaker is registered by its first call: it trips it.
+    assert_eq!(async_dependency().await, Err(AsyncError::Down));
+    assert_eq!(async_dependency().await, Err(AsyncError::Down));
+    assert_eq!(async_dependency().await, Err(AsyncError::Rejected));
+    assert_eq!(ASYNC_CALLS.load(Ordering::Relaxed), 2);
+    until("the other process opens", || {
+        other_process.state() == State::Open
+    });
+    // And back: a reset there closes it here.
+    other_process.reset();
+    let here = failfast::registry().get("t10_async").unwrap();
+    until("the async fn's breaker closes", || {
+        here.state() == State::Closed
+    });
+    assert_eq!(async_dependency().await, Err(AsyncError::Down));
+    assert_eq!(ASYNC_CALLS.load(Ordering::Relaxed), 3);
+}
