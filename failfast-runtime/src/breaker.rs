@@ -145,13 +145,7 @@ impl Breaker {
     /// assert_eq!(breaker.state(), State::Closed);
     /// ```
     pub fn new(name: impl Into<BreakerName>, config: BreakerConfig) -> Breaker {
-        Breaker::build(
-            name.into(),
-            config,
-            State::Closed,
-            None,
-            Arc::new(InProcess),
-        )
+        Breaker::with_store(name, config, InProcess)
     }
 
     /// A standalone breaker whose state is shared through `store` with every process
