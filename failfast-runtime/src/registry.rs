@@ -9,7 +9,7 @@ use crate::BreakerName;
 use parking_lot::Mutex;
 
 use crate::listeners::Listeners;
-use crate::store::{self, Store};
+use crate::store::{self, InProcess, Store};
 use crate::{Breaker, BreakerConfig, Budget, State, Subscription, Transition};
 
 /// The process-wide registry: the one the attribute macros register their breakers in.
@@ -118,7 +118,8 @@ impl Registry {
     ///
     /// An existing breaker keeps its config; if `config` differs, the first such
     /// difference is recorded as its [`conflict`](Breaker::conflict). A new breaker
-    /// starts `Disabled` when the environment has `FAILFAST_DISABLED=1`.
+    /// starts `Disabled` when the environment has `FAILFAST_DISABLED=1` (and then keeps
+    /// its state to itself, whatever the default store).
     ///
     /// ```
     /// use failfast_runtime::{BreakerConfig, Registry};
@@ -166,15 +167,17 @@ impl Registry {
             }
             return existing.clone();
         }
-        let initial = if *DISABLED_BY_ENV {
-            State::Disabled
+        // A process with breakers disabled by the environment keeps out of the shared
+        // store too: a fleet-wide reset must not switch its breakers back on.
+        let (initial, store) = if *DISABLED_BY_ENV {
+            (State::Disabled, Arc::new(InProcess) as Arc<dyn Store>)
         } else {
-            State::Closed
+            (State::Closed, store())
         };
         // Registered names live as long as the process: make copies of them free.
         let name = name.into_static();
         let listeners = Some(self.listeners.clone());
-        let breaker = Breaker::build(name.clone(), config, initial, listeners, store());
+        let breaker = Breaker::build(name.clone(), config, initial, listeners, store);
         breakers.insert(name, breaker.clone());
         breaker
     }
