@@ -55,8 +55,7 @@ fn check_inventory(addr: SocketAddr) -> Result<(), InventoryError> {
 }
 
 /// Shares this process's breakers through Redis, and returns the `inventory` breaker,
-/// registered now (with the attribute's settings) so that this process hears of changes
-/// before its first call.
+/// registered now (with the attribute's settings) to watch its transitions.
 fn share_breakers(url: &str, prefix: &str) -> Breaker {
     let store = RedisStore::builder()
         .prefix(prefix)

@@ -98,6 +98,17 @@ fn a_breaker_opened_in_one_process_rejects_in_the_other() {
     );
     // Failures are counted per process: b saw none.
     assert_eq!(b.metrics().failures, 0);
+    // A process started now rejects from its breaker's first call: the breaker reads the
+    // fleet's state when it is made (waiting at most the store's timeout, here 1 s, which
+    // a loaded machine may need for a first connection).
+    let late = RedisStore::builder()
+        .prefix("t1")
+        .timeout(Duration::from_secs(1))
+        .connect(&server.url())
+        .unwrap();
+    let c = Breaker::with_store("dep", config(10_000), late);
+    assert_eq!(c.state(), State::Open);
+    assert!(c.acquire().is_err());
     // The state lives in Redis as long as the open time, no longer.
     assert_eq!(get(&server, "t1:dep:state").as_deref(), Some("open"));
     let ttl = pttl(&server, "t1:dep:state");

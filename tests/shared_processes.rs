@@ -154,8 +154,8 @@ mod worker {
             .expect("a well-formed URL");
         failfast::set_default_store(store.clone()).expect("the first store of this process");
 
-        // Registered up front, with the attribute's settings, so that this process
-        // follows the shared state before its first call.
+        // Registered up front, with the attribute's settings, to log its transitions from
+        // the start.
         let breaker =
             failfast::registry().breaker(BREAKER, BreakerConfig::new().failures(3).reset(RESET));
         let entries = Arc::new(Entries::default());

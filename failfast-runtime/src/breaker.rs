@@ -162,10 +162,13 @@ impl Breaker {
         config: BreakerConfig,
         store: impl Store,
     ) -> Breaker {
-        Breaker::build(name.into(), config, State::Closed, None, Arc::new(store))
+        let breaker = Breaker::build(name.into(), config, State::Closed, None, Arc::new(store));
+        breaker.attach();
+        breaker
     }
 
     /// A breaker owned by a registry: its transitions also go to the registry's listeners.
+    /// Not attached to its store yet: see [`attach`](Self::attach).
     pub(crate) fn build(
         name: BreakerName,
         config: BreakerConfig,
@@ -176,7 +179,7 @@ impl Breaker {
         let epoch = clock::to_nanos(clock::now());
         let window = WindowPolicy::new(&config, epoch);
         observe::created(&name, initial);
-        let breaker = Breaker {
+        Breaker {
             inner: Arc::new(Inner {
                 name,
                 config,
@@ -201,9 +204,13 @@ impl Breaker {
                 conflict: OnceLock::new(),
                 store,
             }),
-        };
-        breaker.inner.store.attach(&breaker);
-        breaker
+        }
+    }
+
+    /// Starts using the store: a shared store learns of the breaker, and may adopt the
+    /// fleet's state before the breaker's first call.
+    pub(crate) fn attach(&self) {
+        self.inner.store.attach(self);
     }
 
     /// The breaker's name.

@@ -179,6 +179,9 @@ impl Registry {
         let listeners = Some(self.listeners.clone());
         let breaker = Breaker::build(name.clone(), config, initial, listeners, store);
         breakers.insert(name, breaker.clone());
+        drop(breakers);
+        // Outside the lock: a shared store may wait (briefly) for the fleet's state.
+        breaker.attach();
         breaker
     }
 

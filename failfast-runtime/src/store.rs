@@ -57,9 +57,11 @@ use crate::Breaker;
     note = "a store is `failfast::InProcess` (the default: this process only), a `failfast::RedisStore` (feature \"redis\": shared across processes), an `Arc` of one, or your own type implementing `failfast::Store`"
 )]
 pub trait Store: Send + Sync + 'static {
-    /// `breaker` starts using this store: called once, when it is made. A shared store
-    /// keeps a handle to apply changes made elsewhere, and may look up the breaker's
-    /// shared state (off the caller's path).
+    /// `breaker` starts using this store: called once, when it is made (for the
+    /// attributes: on the fn's first call). A shared store keeps a handle to apply
+    /// changes made elsewhere, and looks up the breaker's shared state, so that a breaker
+    /// the fleet has opened rejects from its first call; it may wait for that up to a
+    /// small bound.
     fn attach(&self, breaker: &Breaker);
 
     /// This process changed `breaker`'s state (a trip, a close after trials, or a manual

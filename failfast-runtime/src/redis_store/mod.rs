@@ -3,8 +3,9 @@
 //! Each store has two threads of its own (no async runtime is needed): a command thread
 //! (`worker.rs`), the only one that writes to Redis, and a listening thread
 //! (`subscriber.rs`) that applies what other processes announce. Callers only queue
-//! work for the command thread; the one exception, a lease request when a breaker's open
-//! time is over, waits for its answer at most the store's `timeout`.
+//! work for the command thread; two exceptions wait for an answer, at most the store's
+//! `timeout`: a new breaker reading the fleet's state, and a lease request when a
+//! breaker's open time is over.
 
 mod health;
 mod scripts;
@@ -225,8 +226,9 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The longest a caller waits for Redis: only when a breaker's open time is over and
-    /// it asks for the trial lease (default 50 ms). Past it, the breaker decides alone.
+    /// The longest a caller waits for Redis (default 50 ms): only on a breaker's first
+    /// call, for the fleet's state, and when its open time is over, for the trial lease.
+    /// Past it, the breaker decides alone.
     pub fn timeout(mut self, timeout: Duration) -> RedisStoreBuilder {
         self.timeout = timeout;
         self
@@ -318,7 +320,15 @@ impl Store for RedisStore {
             .entry(breaker.name().to_owned())
             .or_default()
             .push(weak.clone());
-        let _ = self.shared.commands.send(Command::Sync(weak));
+        // The fleet may have opened it already: wait (at most `timeout`) for its state.
+        let (done, synced) = mpsc::sync_channel(1);
+        let sync = Command::Sync {
+            breaker: weak,
+            done: Some(done),
+        };
+        if self.shared.commands.send(sync).is_ok() {
+            let _ = synced.recv_timeout(self.shared.timeout);
+        }
     }
 
     fn publish(&self, breaker: &Breaker) {

@@ -52,7 +52,10 @@ fn listen(con: &mut Connection, store: &Weak<Shared>, backoff: &mut Backoff) -> 
         // waiting for echoes of what was sent before.
         shared.echoes.clear();
         for breaker in shared.attached() {
-            let _ = shared.commands.send(Command::Sync(breaker));
+            let _ = shared.commands.send(Command::Sync {
+                breaker,
+                done: None,
+            });
         }
     }
     loop {

@@ -15,8 +15,12 @@ use crate::{Backoff, SharedState};
 pub(crate) enum Command {
     /// Share the breaker's current state with the fleet.
     Publish(WeakBreaker),
-    /// Read the breaker's shared state and adopt it (a new breaker, a reconnect).
-    Sync(WeakBreaker),
+    /// Read the breaker's shared state and adopt it (a new breaker, a reconnect), then
+    /// tell `done` (a new breaker's first caller may be waiting).
+    Sync {
+        breaker: WeakBreaker,
+        done: Option<SyncSender<()>>,
+    },
     /// Ask for the half-open trial lease of `name`.
     Lease {
         name: String,
@@ -104,7 +108,12 @@ impl Worker {
             };
             match command {
                 Command::Publish(breaker) => self.publish(&mut link, breaker),
-                Command::Sync(breaker) => self.sync(&mut link, breaker),
+                Command::Sync { breaker, done } => {
+                    self.sync(&mut link, breaker);
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
                 Command::Lease {
                     name,
                     ttl,
