@@ -263,8 +263,7 @@ impl Parse for BreakerArgs {
                 let key = Key::positional("name", value.span());
                 set_once(&mut args.name, Arg { key, value }, errors);
             } else if lookahead.peek(kw::name) {
-                let key = key::<kw::name>(input, "name")?;
-                set_once(&mut args.name, keyed(input, key)?, errors);
+                set_keyed::<kw::name>(input, "name", &mut args.name, errors)?;
             } else if lookahead.peek(kw::failures) {
                 let key = key::<kw::failures>(input, "failures")?;
                 one_policy(&args.failure_rate, key, errors);
@@ -274,44 +273,31 @@ impl Parse for BreakerArgs {
                 one_policy(&args.failures, key, errors);
                 set_once(&mut args.failure_rate, keyed(input, key)?, errors);
             } else if lookahead.peek(kw::window) {
-                let key = key::<kw::window>(input, "window")?;
-                set_once(&mut args.window, keyed(input, key)?, errors);
+                set_keyed::<kw::window>(input, "window", &mut args.window, errors)?;
             } else if lookahead.peek(kw::min_calls) {
-                let key = key::<kw::min_calls>(input, "min_calls")?;
-                set_once(&mut args.min_calls, keyed(input, key)?, errors);
+                set_keyed::<kw::min_calls>(input, "min_calls", &mut args.min_calls, errors)?;
             } else if lookahead.peek(kw::slow) {
-                let key = key::<kw::slow>(input, "slow")?;
-                set_once(&mut args.slow, keyed(input, key)?, errors);
+                set_keyed::<kw::slow>(input, "slow", &mut args.slow, errors)?;
             } else if lookahead.peek(kw::slow_rate) {
-                let key = key::<kw::slow_rate>(input, "slow_rate")?;
-                set_once(&mut args.slow_rate, keyed(input, key)?, errors);
+                set_keyed::<kw::slow_rate>(input, "slow_rate", &mut args.slow_rate, errors)?;
             } else if lookahead.peek(kw::reset) {
-                let key = key::<kw::reset>(input, "reset")?;
-                set_once(&mut args.reset, keyed(input, key)?, errors);
+                set_keyed::<kw::reset>(input, "reset", &mut args.reset, errors)?;
             } else if lookahead.peek(kw::reset_max) {
-                let key = key::<kw::reset_max>(input, "reset_max")?;
-                set_once(&mut args.reset_max, keyed(input, key)?, errors);
+                set_keyed::<kw::reset_max>(input, "reset_max", &mut args.reset_max, errors)?;
             } else if lookahead.peek(kw::mode) {
-                let key = key::<kw::mode>(input, "mode")?;
-                set_once(&mut args.mode, keyed(input, key)?, errors);
+                set_keyed::<kw::mode>(input, "mode", &mut args.mode, errors)?;
             } else if lookahead.peek(kw::probes) {
-                let key = key::<kw::probes>(input, "probes")?;
-                set_once(&mut args.probes, keyed(input, key)?, errors);
+                set_keyed::<kw::probes>(input, "probes", &mut args.probes, errors)?;
             } else if lookahead.peek(kw::is_failure) {
-                let key = key::<kw::is_failure>(input, "is_failure")?;
-                set_once(&mut args.is_failure, keyed(input, key)?, errors);
+                set_keyed::<kw::is_failure>(input, "is_failure", &mut args.is_failure, errors)?;
             } else if lookahead.peek(kw::fallback) {
-                let key = key::<kw::fallback>(input, "fallback")?;
-                set_once(&mut args.fallback, keyed(input, key)?, errors);
+                set_keyed::<kw::fallback>(input, "fallback", &mut args.fallback, errors)?;
             } else if lookahead.peek(kw::store) {
-                let key = key::<kw::store>(input, "store")?;
-                set_once(&mut args.store, keyed(input, key)?, errors);
+                set_keyed::<kw::store>(input, "store", &mut args.store, errors)?;
             } else if lookahead.peek(kw::enabled) {
-                let key = key::<kw::enabled>(input, "enabled")?;
-                set_once(&mut args.enabled, keyed(input, key)?, errors);
+                set_keyed::<kw::enabled>(input, "enabled", &mut args.enabled, errors)?;
             } else if lookahead.peek(Token![crate]) {
-                let key = key::<Token![crate]>(input, "crate")?;
-                set_once(&mut args.krate, keyed(input, key)?, errors);
+                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
             } else if input.peek(Ident::peek_any) {
                 other_key(input, attr, first, errors)?;
             } else if input.peek(Lit) {
@@ -352,29 +338,21 @@ impl Parse for RetryArgs {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::attempts) {
-                let key = key::<kw::attempts>(input, "attempts")?;
-                set_once(&mut args.attempts, keyed(input, key)?, errors);
+                set_keyed::<kw::attempts>(input, "attempts", &mut args.attempts, errors)?;
             } else if lookahead.peek(kw::delay) {
-                let key = key::<kw::delay>(input, "delay")?;
-                set_once(&mut args.delay, keyed(input, key)?, errors);
+                set_keyed::<kw::delay>(input, "delay", &mut args.delay, errors)?;
             } else if lookahead.peek(kw::factor) {
-                let key = key::<kw::factor>(input, "factor")?;
-                set_once(&mut args.factor, keyed(input, key)?, errors);
+                set_keyed::<kw::factor>(input, "factor", &mut args.factor, errors)?;
             } else if lookahead.peek(kw::max_delay) {
-                let key = key::<kw::max_delay>(input, "max_delay")?;
-                set_once(&mut args.max_delay, keyed(input, key)?, errors);
+                set_keyed::<kw::max_delay>(input, "max_delay", &mut args.max_delay, errors)?;
             } else if lookahead.peek(kw::jitter) {
-                let key = key::<kw::jitter>(input, "jitter")?;
-                set_once(&mut args.jitter, keyed(input, key)?, errors);
+                set_keyed::<kw::jitter>(input, "jitter", &mut args.jitter, errors)?;
             } else if lookahead.peek(kw::deadline) {
-                let key = key::<kw::deadline>(input, "deadline")?;
-                set_once(&mut args.deadline, keyed(input, key)?, errors);
+                set_keyed::<kw::deadline>(input, "deadline", &mut args.deadline, errors)?;
             } else if lookahead.peek(kw::retry_if) {
-                let key = key::<kw::retry_if>(input, "retry_if")?;
-                set_once(&mut args.retry_if, keyed(input, key)?, errors);
+                set_keyed::<kw::retry_if>(input, "retry_if", &mut args.retry_if, errors)?;
             } else if lookahead.peek(kw::retry_if_ok) {
-                let key = key::<kw::retry_if_ok>(input, "retry_if_ok")?;
-                set_once(&mut args.retry_if_ok, keyed(input, key)?, errors);
+                set_keyed::<kw::retry_if_ok>(input, "retry_if_ok", &mut args.retry_if_ok, errors)?;
             } else if lookahead.peek(kw::retry_after) {
                 let key = key::<kw::retry_after>(input, "retry_after")?;
                 // `retry_after` alone: the error type's own `RetryAfter` impl.
@@ -388,14 +366,11 @@ impl Parse for RetryArgs {
                 };
                 set_once(&mut args.retry_after, arg, errors);
             } else if lookahead.peek(kw::budget) {
-                let key = key::<kw::budget>(input, "budget")?;
-                set_once(&mut args.budget, keyed(input, key)?, errors);
+                set_keyed::<kw::budget>(input, "budget", &mut args.budget, errors)?;
             } else if lookahead.peek(kw::on_retry) {
-                let key = key::<kw::on_retry>(input, "on_retry")?;
-                set_once(&mut args.on_retry, keyed(input, key)?, errors);
+                set_keyed::<kw::on_retry>(input, "on_retry", &mut args.on_retry, errors)?;
             } else if lookahead.peek(Token![crate]) {
-                let key = key::<Token![crate]>(input, "crate")?;
-                set_once(&mut args.krate, keyed(input, key)?, errors);
+                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
             } else if input.peek(Ident::peek_any) {
                 other_key(input, attr, first, errors)?;
             } else if input.peek(Lit) {
@@ -431,11 +406,9 @@ impl Parse for TimeoutArgs {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::after) {
-                let key = key::<kw::after>(input, "after")?;
-                set_once(&mut args.after, keyed(input, key)?, errors);
+                set_keyed::<kw::after>(input, "after", &mut args.after, errors)?;
             } else if lookahead.peek(Token![crate]) {
-                let key = key::<Token![crate]>(input, "crate")?;
-                set_once(&mut args.krate, keyed(input, key)?, errors);
+                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
             } else if input.peek(Ident::peek_any) && input.peek2(Token![=]) {
                 other_key(input, attr, first, errors)?;
             } else if first {
@@ -479,6 +452,18 @@ fn key<K: Parse + ToTokens>(input: ParseStream, name: &'static str) -> syn::Resu
         span: keyword.span(),
         positional: false,
     })
+}
+
+/// Parses `key = value` for keyword `K` into `slot` (an error if it is already set).
+fn set_keyed<K: Parse + ToTokens>(
+    input: ParseStream,
+    name: &'static str,
+    slot: &mut Option<Arg>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let key = key::<K>(input, name)?;
+    set_once(slot, keyed(input, key)?, errors);
+    Ok(())
 }
 
 /// Parses the `= value` after `key`.
