@@ -369,16 +369,19 @@ impl Store for RedisStore {
             // Redis could not say in time: the breaker decides alone.
             None | Some(LeaseReply::Granted | LeaseReply::Unavailable) => Lease::Granted,
             Some(LeaseReply::Held(left)) => Lease::Denied { retry_after: left },
+            // Open elsewhere: the breaker stays open that much longer.
+            Some(LeaseReply::State(SharedState::Open { remaining })) => Lease::Denied {
+                retry_after: remaining,
+            },
+            // Set by hand elsewhere: follow, then ask the breaker as it is now.
             Some(LeaseReply::State(state)) => {
                 breaker.adopt(state);
-                match state {
-                    SharedState::Open { remaining } => Lease::Denied {
-                        retry_after: remaining,
-                    },
-                    _ if breaker.state() == State::ForcedOpen => Lease::Denied {
+                if breaker.state() == State::ForcedOpen {
+                    Lease::Denied {
                         retry_after: breaker.config().reset_after(),
-                    },
-                    _ => Lease::Granted,
+                    }
+                } else {
+                    Lease::Granted
                 }
             }
         }

@@ -162,10 +162,8 @@ impl Worker {
         });
         if sent.is_none() {
             // Said once Redis is back, as things are then.
-            if link.unpublished.iter().any(|b| b.same(&weak)) {
-                self.echoes.lost(name);
-            } else {
-                link.unpublished.push(weak);
+            if !remember(&mut link.unpublished, weak) {
+                self.echoes.lost(name); // one announcement will do for both
             }
         }
     }
@@ -182,9 +180,7 @@ impl Worker {
                 .invoke::<(String, i64, i64)>(con)
         });
         let Some((word, ttl, garbage)) = read else {
-            if !link.unsynced.iter().any(|b| b.same(&weak)) {
-                link.unsynced.push(weak);
-            }
+            remember(&mut link.unsynced, weak);
             return;
         };
         if garbage != 0 {
@@ -296,4 +292,13 @@ impl Worker {
         link.retry_at = Instant::now() + wait;
         self.health.failed(&self.server, error);
     }
+}
+
+/// Adds `breaker` to `list` unless it is there already; whether it was added.
+fn remember(list: &mut Vec<WeakBreaker>, breaker: WeakBreaker) -> bool {
+    let new = !list.iter().any(|b| b.same(&breaker));
+    if new {
+        list.push(breaker);
+    }
+    new
 }
