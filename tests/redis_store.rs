@@ -64,6 +64,13 @@ fn trip(breaker: &Breaker) {
     }
 }
 
+/// `a` trips the breaker, `b` hears of it, and the open time (`reset_ms`) runs out.
+fn open_everywhere_until_reset_is_over(a: &Breaker, b: &Breaker, reset_ms: u64) {
+    trip(a);
+    until("b opens", || b.state() == State::Open);
+    thread::sleep(Duration::from_millis(reset_ms + 50));
+}
+
 fn get(server: &RedisServer, key: &str) -> Option<String> {
     redis::cmd("GET")
         .arg(key)
@@ -132,9 +139,7 @@ fn one_process_probes_and_its_success_closes_the_breaker_everywhere() {
     let (store_a, store_b) = two_stores(&server, "t2");
     let a = Breaker::with_store("dep", config(300), store_a);
     let b = Breaker::with_store("dep", config(300), store_b);
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(350));
+    open_everywhere_until_reset_is_over(&a, &b, 300);
 
     // a asks first: it holds the lease and runs the one trial.
     let trial = a.acquire().expect("a gets the trial");
@@ -164,9 +169,7 @@ fn a_failed_trial_reopens_the_breaker_for_reset_everywhere() {
     let (store_a, store_b) = two_stores(&server, "t3");
     let a = Breaker::with_store("dep", config(300), store_a);
     let b = Breaker::with_store("dep", config(300), store_b);
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(350));
+    open_everywhere_until_reset_is_over(&a, &b, 300);
 
     let trial = b.acquire().expect("b gets the trial");
     assert!(a.acquire().is_err(), "a waits for b's trial");
@@ -195,9 +198,7 @@ fn a_crashed_probers_lease_lapses() {
     let (store_a, store_b) = two_stores(&server, "t4");
     let a = Breaker::with_store("dep", config(400), store_a.clone());
     let b = Breaker::with_store("dep", config(400), store_b);
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(450));
+    open_everywhere_until_reset_is_over(&a, &b, 400);
 
     // a takes the lease, then "crashes": its trial never reports, its process is gone.
     let trial = a.acquire().expect("a gets the trial");
@@ -317,9 +318,7 @@ fn garbage_under_the_keys_is_removed_and_the_breaker_goes_on() {
         .arg("banana")
         .query::<()>(&mut con)
         .unwrap();
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(350));
+    open_everywhere_until_reset_is_over(&a, &b, 300);
     redis::cmd("SET")
         .arg("t6:dep:state")
         .arg("open")
@@ -420,9 +419,7 @@ fn a_slow_redis_never_holds_a_caller_past_the_timeout() {
     let (store_a, store_b) = two_stores_waiting(&server, "t8", Duration::from_millis(50));
     let a = Breaker::with_store("dep", config(300), store_a.clone());
     let b = Breaker::with_store("dep", config(10_000), store_b);
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(350));
+    open_everywhere_until_reset_is_over(&a, &b, 300);
 
     // Redis stops answering for 1.5 s.
     let sleeper = {
@@ -496,9 +493,7 @@ fn the_lease_holder_runs_every_probe_and_no_one_else_runs_any() {
     let three = config(300).probes(3);
     let a = Breaker::with_store("dep", three, store_a);
     let b = Breaker::with_store("dep", three, store_b);
-    trip(&a);
-    until("b opens", || b.state() == State::Open);
-    thread::sleep(Duration::from_millis(350));
+    open_everywhere_until_reset_is_over(&a, &b, 300);
 
     let trials: Vec<_> = (0..3).map(|_| b.acquire().expect("b's trials")).collect();
     assert!(b.acquire().is_err(), "three trials, no more");

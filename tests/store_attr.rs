@@ -80,6 +80,16 @@ fn recorder(evaluated: &AtomicU32) -> Recorder {
 
 const RESET: Duration = Duration::from_secs(30);
 
+/// What the sync and the async test each publish, in order: the trip, force_open, reset,
+/// the second trip, the close after the granted trial.
+const WHOLE_STORY: [Option<SharedState>; 5] = [
+    Some(SharedState::Open { remaining: RESET }),
+    Some(SharedState::ForcedOpen),
+    Some(SharedState::Closed),
+    Some(SharedState::Open { remaining: RESET }),
+    Some(SharedState::Closed),
+];
+
 fn publishes(name: &str) -> Vec<Option<SharedState>> {
     Recorder::seen(name)
         .into_iter()
@@ -180,16 +190,7 @@ async fn sync_fn_uses_its_store() {
     assert_eq!(calls(), 6);
     assert_eq!(leases(SYNC), 2);
     assert_eq!(breaker.state(), State::Closed);
-    assert_eq!(
-        publishes(SYNC),
-        [
-            Some(SharedState::Open { remaining: RESET }),
-            Some(SharedState::ForcedOpen),
-            Some(SharedState::Closed),
-            Some(SharedState::Open { remaining: RESET }),
-            Some(SharedState::Closed),
-        ]
-    );
+    assert_eq!(publishes(SYNC), WHOLE_STORY);
 
     // The expression was evaluated once, and the store attached once.
     assert_eq!(SYNC_STORE_EVALUATED.load(SeqCst), 1);
@@ -265,16 +266,7 @@ async fn async_fn_uses_its_store() {
     assert_eq!(calls(), 6);
     assert_eq!(leases(ASYNC), 2);
     assert_eq!(breaker.state(), State::Closed);
-    assert_eq!(
-        publishes(ASYNC),
-        [
-            Some(SharedState::Open { remaining: RESET }),
-            Some(SharedState::ForcedOpen),
-            Some(SharedState::Closed),
-            Some(SharedState::Open { remaining: RESET }),
-            Some(SharedState::Closed),
-        ]
-    );
+    assert_eq!(publishes(ASYNC), WHOLE_STORY);
     assert_eq!(ASYNC_STORE_EVALUATED.load(SeqCst), 1);
     assert_eq!(attaches(ASYNC), 1);
 }
