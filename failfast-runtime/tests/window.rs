@@ -2,8 +2,6 @@
 //! tokio's paused clock; and a counting allocator proving that recording in a window
 //! allocates nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -349,41 +347,10 @@ fn concurrent_recording() {
 
 // ----- no allocation --------------------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers every operation to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by this thread while running `f` a thousand times, after one warm-up.
-fn allocations(mut f: impl FnMut()) -> u64 {
-    f();
-    let before = ALLOCATIONS.with(Cell::get);
-    for _ in 0..1000 {
-        f();
-    }
-    ALLOCATIONS.with(Cell::get) - before
-}
+// The facade's counting allocator (the workspace's one copy).
+#[path = "../../tests/common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 #[test]
 fn recording_in_a_window_allocates_nothing() {
