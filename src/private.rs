@@ -2,6 +2,8 @@
 //! only through `::failfast::__private`, so the runtime can change without breaking it.
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -208,6 +210,22 @@ pub fn clone_for_retry<T: CloneForRetry>(value: &T) -> T {
     value.clone()
 }
 
+/// A parameter taken by value in a fn whose fallback answers failures is cloned for the
+/// call, so the fallback can still be given the original.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is taken by value in a fn with `fallback_on = \"failure\"`, so it must be `Clone`",
+    label = "the call gets a copy of this parameter, and the fallback the original",
+    note = "derive or implement `Clone` for it, take it by reference (`&{Self}`), or let the fallback answer only rejections (`fallback_on = \"open\"`)"
+)]
+pub trait CloneForFallback: Clone {}
+impl<T: Clone> CloneForFallback for T {}
+
+/// A copy of a parameter for the call, when the fallback may need the original.
+#[inline]
+pub fn clone_for_fallback<T: CloneForFallback>(value: &T) -> T {
+    value.clone()
+}
+
 /// The default `is_failure` and `retry_if`: every error.
 #[inline]
 pub fn every_error<E>(_: &E) -> bool {
@@ -251,6 +269,43 @@ where
     C: Fn(&E) -> bool,
 {
     failfast_runtime::guard(permit, is_failure, fut)
+}
+
+/// [`run_sync`] for `fallback_on = "failure"`: the result, or `None` when it is an error
+/// that counts as a failure (the fallback answers instead).
+#[inline]
+pub fn run_sync_judged<T, E>(
+    permit: Permit<'_>,
+    is_failure: impl Fn(&E) -> bool,
+    call: impl FnOnce() -> Result<T, E>,
+) -> Option<Result<T, E>> {
+    let result = call();
+    let failed = matches!(&result, Err(e) if is_failure(e));
+    permit.record(&result, |_| failed);
+    (!failed).then_some(result)
+}
+
+/// [`run_async`] for `fallback_on = "failure"`: the result, or `None` when it is an error
+/// that counts as a failure (the fallback answers instead).
+pub async fn run_async_judged<T, E, F, C>(
+    permit: Permit<'_>,
+    is_failure: C,
+    fut: F,
+) -> Option<Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Fn(&E) -> bool,
+{
+    // Atomic, not a `Cell`: the judge is held across the await, and the future must stay
+    // `Send`.
+    let failed = AtomicBool::new(false);
+    let judge = |error: &E| {
+        let failure = is_failure(error);
+        failed.store(failure, Relaxed);
+        failure
+    };
+    let result = failfast_runtime::guard(permit, judge, fut).await;
+    (!failed.load(Relaxed)).then_some(result)
 }
 
 /// The value of a rejected call when there is no fallback.

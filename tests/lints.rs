@@ -55,6 +55,7 @@ const fn log(e: &ApiError, info: &failfast::RetryInfo) {
     probes = 2,
     is_failure = transient,
     fallback = everything_fallback,
+    fallback_on = "failure",
     enabled = true,
     crate = ::failfast,
 )]
@@ -126,7 +127,12 @@ pub fn policy_expressions(n: u32) -> Result<u32, failfast::Error> {
 /// The same stack, sync (no timeout). Regression: a `mut` parameter of a retried fn is
 /// only read (to clone it per attempt), which must not warn `unused_mut`.
 #[retry(attempts = 2, delay = "1ms", retry_if = |e: &ApiError| matches!(e, ApiError::Down))]
-#[circuit_breaker(name = "lints::sync", enabled = cfg!(not(miri)), fallback = sync_fallback)]
+#[circuit_breaker(
+    name = "lints::sync",
+    enabled = cfg!(not(miri)),
+    fallback = sync_fallback,
+    fallback_on = "failure"
+)]
 pub fn sync(mut count: u32, label: &str) -> Result<u32, ApiError> {
     count += 1;
     Ok(count + u32::try_from(label.len()).unwrap_or(0))

@@ -20,6 +20,7 @@ mod kw {
     syn::custom_keyword!(probes);
     syn::custom_keyword!(is_failure);
     syn::custom_keyword!(fallback);
+    syn::custom_keyword!(fallback_on);
     syn::custom_keyword!(store);
     syn::custom_keyword!(enabled);
     syn::custom_keyword!(attempts);
@@ -78,6 +79,7 @@ impl Attr {
                 "probes",
                 "is_failure",
                 "fallback",
+                "fallback_on",
                 "store",
                 "enabled",
                 "mode",
@@ -120,6 +122,9 @@ impl Attr {
                 ("expected_exception", "is_failure"),
                 ("failure_if", "is_failure"),
                 ("fallback_function", "fallback"),
+                ("fallback_when", "fallback_on"),
+                ("fallback_on_failure", "fallback_on"),
+                ("fallback_on_error", "fallback_on"),
                 ("backend", "store"),
                 ("storage", "store"),
                 ("state_store", "store"),
@@ -215,6 +220,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) probes: Option<Arg>,
     pub(crate) is_failure: Option<Arg>,
     pub(crate) fallback: Option<Arg>,
+    pub(crate) fallback_on: Option<Arg>,
     pub(crate) store: Option<Arg>,
     pub(crate) enabled: Option<Arg>,
     pub(crate) mode: Option<Arg>,
@@ -290,6 +296,8 @@ impl Parse for BreakerArgs {
                 set_keyed::<kw::probes>(input, "probes", &mut args.probes, errors)?;
             } else if lookahead.peek(kw::is_failure) {
                 set_keyed::<kw::is_failure>(input, "is_failure", &mut args.is_failure, errors)?;
+            } else if lookahead.peek(kw::fallback_on) {
+                set_keyed::<kw::fallback_on>(input, "fallback_on", &mut args.fallback_on, errors)?;
             } else if lookahead.peek(kw::fallback) {
                 set_keyed::<kw::fallback>(input, "fallback", &mut args.fallback, errors)?;
             } else if lookahead.peek(kw::store) {
@@ -606,7 +614,7 @@ fn nearest(written: &str, keys: &[&'static str]) -> Option<&'static str> {
 }
 
 /// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -632,6 +640,7 @@ pub(crate) fn example(key: &str) -> &'static str {
         "probes" => "probes = 1",
         "is_failure" => "is_failure = is_transient",
         "fallback" => "fallback = cached_answer",
+        "fallback_on" => "fallback_on = \"failure\"",
         "store" => "store = failfast::InProcess",
         "enabled" => "enabled = true",
         "crate" => "crate = ::failfast",

@@ -68,9 +68,13 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
         .into_iter()
         .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer));
 
-    let retried = layers
-        .iter()
-        .any(|layer| matches!(layer.kind, LayerKind::Retry(_)));
+    // A retry clones by-value parameters per attempt, a fallback answering failures once
+    // per call.
+    let cloned = layers.iter().any(|layer| match &layer.kind {
+        LayerKind::Retry(_) => true,
+        LayerKind::Breaker(breaker) => breaker.fallback_on_failure,
+        LayerKind::Timeout(_) => false,
+    });
     let body = {
         let shape = FnSig::new(&sig);
         let cx = Cx {
@@ -104,7 +108,7 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
         }
         inner_expr.expr(&cx)
     };
-    if retried {
+    if cloned {
         allow_unused_mut_on_cloned_params(&mut sig);
     }
 
@@ -232,6 +236,9 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
         static #site: #p::Site = #p::Site::new();
         let #breaker = #register;
     };
+    if b.fallback_on_failure {
+        return breaker_falling_back(b, layer, cx, call, site_and_breaker, mark, is_failure);
+    }
     let Some(enabled) = &b.enabled else {
         let run = run(&permit, &call);
         return quote! {{
@@ -247,29 +254,12 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     };
     // `enabled = expr`: decide on a permit first (a rejection leaves the block early
     // with the fallback), then run the body once, with or without a permit.
-    let label = syn::Lifetime {
-        apostrophe: Span::mixed_site(),
-        ident: Ident::new("__failfast_breaker", Span::mixed_site()),
-    };
+    let label = label();
     let held = format_ident!("__failfast_held", span = Span::mixed_site());
     let body = Ident::new("__failfast_body", Span::mixed_site());
     let run = run(&held, &body);
-    let call_plain = if cx.is_async {
-        quote!(#body.await)
-    } else {
-        // A closure that mutates what it captures is `FnMut`: calling it needs a `mut`
-        // binding, which is unused for every other closure.
-        quote!({
-            #[allow(unused_mut)]
-            let mut #body = #body;
-            #body()
-        })
-    };
-    let enabled = {
-        let span = enabled.span();
-        let p = private(&layer.krate, span);
-        quote_spanned!(span=> #p::enabled(#enabled))
-    };
+    let call_plain = call_plain(&body, cx);
+    let enabled = enabled_flag(enabled, layer);
     // A disabled breaker is not even registered: the attribute is a pass-through.
     quote! {
         #label: {
@@ -292,6 +282,144 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
             }
         }
     }
+}
+
+/// `fallback_on = "failure"`: the breaker's block yields `Some(result)`, or `None` when the
+/// call was rejected or failed (with an error `is_failure` counts); the fallback, written
+/// once, answers the `None`. By-value parameters are cloned for the call, so the fallback
+/// gets the originals.
+fn breaker_falling_back(
+    b: &Breaker,
+    layer: &Layer,
+    cx: &Cx,
+    call: TokenStream,
+    site_and_breaker: TokenStream,
+    mark: Option<TokenStream>,
+    is_failure: TokenStream,
+) -> TokenStream {
+    let p = private(&layer.krate, Span::call_site());
+    let breaker = Ident::new("__failfast_breaker", Span::mixed_site());
+    let permit = Ident::new("__failfast_permit", Span::mixed_site());
+    let outcome = Ident::new("__failfast_outcome", Span::mixed_site());
+    let fallback = fallback_call(
+        b.fallback
+            .as_ref()
+            .expect("validated: fallback_on needs a fallback"),
+        cx,
+    );
+    let ret = &cx.ret;
+    let clones = clones(cx, layer, "clone_for_fallback");
+    let judged = |permit: &dyn ToTokens, call: &dyn ToTokens| {
+        if cx.is_async {
+            quote!(#p::run_async_judged(#permit, #is_failure, #call).await)
+        } else {
+            quote!(#p::run_sync_judged(#permit, #is_failure, #call))
+        }
+    };
+    let some = quote!(#p::core::option::Option::Some);
+    let none = quote!(#p::core::option::Option::None);
+    let decided = match &b.enabled {
+        None => {
+            let judged = judged(&permit, &call);
+            quote! {{
+                #site_and_breaker
+                match #breaker.acquire() {
+                    #p::core::result::Result::Ok(#permit) => {
+                        #(#clones)*
+                        #judged
+                    }
+                    #p::core::result::Result::Err(_) => {
+                        #mark
+                        #none
+                    }
+                }
+            }}
+        }
+        Some(enabled) => {
+            let label = label();
+            let held = format_ident!("__failfast_held", span = Span::mixed_site());
+            let body = Ident::new("__failfast_body", Span::mixed_site());
+            let judged = judged(&held, &body);
+            let call_plain = call_plain(&body, cx);
+            let enabled = enabled_flag(enabled, layer);
+            quote! {
+                #label: {
+                    let #permit = if #enabled {
+                        #site_and_breaker
+                        match #breaker.acquire() {
+                            #p::core::result::Result::Ok(#permit) => #some(#permit),
+                            #p::core::result::Result::Err(_) => {
+                                #mark
+                                break #label #none;
+                            }
+                        }
+                    } else {
+                        #none
+                    };
+                    #(#clones)*
+                    let #body = #call;
+                    match #permit {
+                        #some(#held) => #judged,
+                        #none => #some(#call_plain),
+                    }
+                }
+            }
+        }
+    };
+    quote! {{
+        let #outcome: #p::core::option::Option<#ret> = #decided;
+        match #outcome {
+            #some(#outcome) => #outcome,
+            #none => #fallback,
+        }
+    }}
+}
+
+/// The label of a breaker's block, for leaving it early with a rejection.
+fn label() -> syn::Lifetime {
+    syn::Lifetime {
+        apostrophe: Span::mixed_site(),
+        ident: Ident::new("__failfast_breaker", Span::mixed_site()),
+    }
+}
+
+/// The body run without a permit (`enabled = false`).
+fn call_plain(body: &Ident, cx: &Cx) -> TokenStream {
+    if cx.is_async {
+        quote!(#body.await)
+    } else {
+        // A closure that mutates what it captures is `FnMut`: calling it needs a `mut`
+        // binding, which is unused for every other closure.
+        quote!({
+            #[allow(unused_mut)]
+            let mut #body = #body;
+            #body()
+        })
+    }
+}
+
+/// The value of `enabled = expr`, spanned on the user's expression.
+fn enabled_flag(enabled: &syn::Expr, layer: &Layer) -> TokenStream {
+    let span = enabled.span();
+    let p = private(&layer.krate, span);
+    quote_spanned!(span=> #p::enabled(#enabled))
+}
+
+/// `let x = clone(&x);` for each parameter taken by value, spanned on it, through the
+/// private fn `helper` (whose bound explains why the parameter must be `Clone`).
+fn clones(cx: &Cx, layer: &Layer, helper: &str) -> Vec<TokenStream> {
+    let helper = Ident::new(helper, Span::call_site());
+    cx.sig
+        .owned_bindings()
+        .into_iter()
+        .map(|binding| {
+            let ident = binding.ident;
+            let mutability = binding.mutable.then(|| quote!(mut));
+            let p = private(&layer.krate, binding.span);
+            let helper = respan(quote!(#p::#helper), binding.span);
+            quote_spanned!(binding.span=> let #mutability #ident = #helper(&#ident);)
+        })
+        .collect()
 }
 
 /// The fallback, called with the same receiver and arguments (`.await`ed on an async
@@ -396,14 +524,7 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
         ),
     };
 
-    let clones = cx.sig.owned_bindings().into_iter().map(|binding| {
-        let ident = binding.ident;
-        let mutability = binding.mutable.then(|| quote!(mut));
-        let clone = private(&layer.krate, binding.span);
-        let clone_for_retry = quote_spanned!(binding.span=> #clone::clone_for_retry);
-        quote_spanned!(binding.span=> let #mutability #ident = #clone_for_retry(&#ident);)
-    });
-    let clones: Vec<TokenStream> = clones.collect();
+    let clones = clones(cx, layer, "clone_for_retry");
     let attempt = inner.expr(cx);
     let attempt = if clones.is_empty() {
         attempt
@@ -488,8 +609,9 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-/// A retried fn reads its by-value parameters only to clone them, so a `mut` on the
-/// parameter itself is unused (the per-attempt copy carries the `mut`).
+/// A retried fn (or one whose fallback answers failures) reads its by-value parameters
+/// only to clone them, so a `mut` on the parameter itself is unused (the copy carries the
+/// `mut`).
 fn allow_unused_mut_on_cloned_params(sig: &mut syn::Signature) {
     for arg in &mut sig.inputs {
         if let syn::FnArg::Typed(param) = arg {

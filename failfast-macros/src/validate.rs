@@ -46,6 +46,8 @@ pub(crate) struct Breaker {
     pub(crate) probes: Option<LitInt>,
     pub(crate) is_failure: Option<Predicate>,
     pub(crate) fallback: Option<Path>,
+    /// `fallback_on = "failure"`: the fallback also answers a call that failed.
+    pub(crate) fallback_on_failure: bool,
     /// Any expression; the compiler checks that it is a `Store`. (Boxed: an `Expr` is
     /// large, and rarely given.)
     pub(crate) store: Option<Box<Expr>>,
@@ -239,6 +241,9 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
             )
         }),
         is_failure: args.is_failure.and_then(|arg| predicate(arg, errors)),
+        fallback_on_failure: args.fallback_on.as_ref().is_some_and(|arg| {
+            fallback_on(arg, args.fallback.is_some(), errors) == Some(FallbackOn::Failure)
+        }),
         fallback: args.fallback.and_then(|arg| path(&arg, errors)),
         store: args.store.map(|arg| Box::new(arg.value)),
         enabled: args.enabled.and_then(|arg| match arg.value {
@@ -507,6 +512,65 @@ fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
             None
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FallbackOn {
+    Open,
+    Failure,
+}
+
+/// `fallback_on = "open"` (the default) or `"failure"`; it needs a `fallback`.
+fn fallback_on(arg: &Arg, has_fallback: bool, errors: &mut Errors) -> Option<FallbackOn> {
+    const NAMES: [(&str, FallbackOn); 2] =
+        [("open", FallbackOn::Open), ("failure", FallbackOn::Failure)];
+    const EXPECTED: &str = "expected \"open\" (the default: the fallback answers when the \
+                            breaker rejects a call) or \"failure\" (also when a call fails)";
+    if !has_fallback {
+        errors.error(
+            arg.key.span,
+            "`fallback_on` says when the fallback answers, but there is no fallback: add \
+             `fallback = my_fallback`, a fn with the same parameters and return type",
+        );
+    }
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let lower = bare_name(&arg.value);
+        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
+            lower.as_str()
+        } else {
+            "failure"
+        };
+        errors.error(
+            arg.value.span(),
+            format!("write it as a string: `fallback_on = \"{shown}\"`\n{EXPECTED}"),
+        );
+        return None;
+    };
+    let value = text.value();
+    if let Some((_, on)) = NAMES.iter().find(|(name, _)| *name == value) {
+        return has_fallback.then_some(*on);
+    }
+    let lower = value.trim().to_lowercase();
+    let near = match lower.as_str() {
+        "failures" | "failed" | "fail" | "error" | "errors" | "err" | "always" => Some("failure"),
+        "opened" | "rejected" | "reject" | "rejection" | "open_only" => Some("open"),
+        _ => NAMES
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| crate::args::edit_distance(&lower, name) <= 2),
+    };
+    let suggestion = near
+        .map(|name| format!("; did you mean \"{name}\"?"))
+        .unwrap_or_default();
+    errors.error(
+        text.span(),
+        format!("unknown `fallback_on` value \"{value}\"{suggestion}\n{EXPECTED}"),
+    );
+    None
 }
 
 fn retry(args: RetryArgs, errors: &mut Errors) -> Retry {
@@ -914,6 +978,17 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
                 }
             }
             LayerKind::Breaker(breaker) if breaker.fallback.is_some() => {
+                if let Some(receiver) = sig
+                    .receiver()
+                    .filter(|r| breaker.fallback_on_failure && signature::receiver_by_value(r))
+                {
+                    errors.error(
+                        receiver.self_token.span,
+                        "with `fallback_on = \"failure\"` a method cannot take `self` by value: \
+                         the call uses `self` up, and the fallback needs it after a failure; \
+                         take `&self` or `&mut self`",
+                    );
+                }
                 for param in sig.params() {
                     if signature::plain_name(&param.pat).is_none() {
                         errors.error(
@@ -1231,6 +1306,33 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let (_, errors) = check(Attr::CircuitBreaker, quote!(slow = "0s"));
         assert!(errors[0].starts_with("`slow` must be longer than 0s"));
+    }
+
+    #[test]
+    fn fallback_on_values() {
+        let on_failure = |args| match check(Attr::CircuitBreaker, args) {
+            (
+                Some(Layer {
+                    kind: LayerKind::Breaker(b),
+                    ..
+                }),
+                errors,
+            ) if errors.is_empty() => b.fallback_on_failure,
+            (_, errors) => panic!("{errors:?}"),
+        };
+        assert!(on_failure(quote!(fallback = f, fallback_on = "failure")));
+        assert!(!on_failure(quote!(fallback = f, fallback_on = "open")));
+        assert!(!on_failure(quote!(fallback = f)));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(fallback = f, fallback_on = "Failure"),
+        );
+        assert!(
+            errors[0]
+                .starts_with("unknown `fallback_on` value \"Failure\"; did you mean \"failure\"?")
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(fallback_on = "open"));
+        assert!(errors[0].contains("there is no fallback"));
     }
 
     #[test]
