@@ -1,7 +1,7 @@
 //! Retry budgets through the attribute: three stacked layers of 4 attempts each in front
 //! of a dependency that is down. Without a budget every request makes 4 × 4 × 4 = 64
 //! calls to it; with a shared budget, under sustained load, the retries stay within the
-//! budget's ratio. On a paused tokio clock, so the figures are exact.
+//! budget's ratio of the requests (only the outermost layer deposits). On a paused tokio clock, so the figures are exact.
 //!
 //! Each test has its own dependency, fns and budget; only
 //! `the_default_budget_applies_without_an_argument` draws from the process-wide default
@@ -120,23 +120,22 @@ async fn a_shared_budget_keeps_stacked_retries_within_its_ratio() {
 
     let [a, b, c] = SHARED_ATTEMPTS.each_ref().map(|n| n.load(SeqCst));
     let n = u64::from(requests);
-    // First attempts deposit: one per request at a, one per attempt of a at b, one per
-    // attempt of b at c. Every other attempt is a retry, and took a token.
-    let first_attempts = n + a + b;
+    // Only the outermost layer deposits: b and c run inside a's attempts, on the same
+    // budget, so the request was paid for once. Every attempt past each layer's first is
+    // a retry, and took a token.
     let retries = c - n;
     assert_eq!(retries, (a - n) + (b - a) + (c - b));
-    // The budget's promise: retries <= ratio × first attempts + the floor (1/s for 30s,
-    // plus the one-second burst it starts with).
+    // The budget's promise: retries <= ratio × requests + the floor (1/s for 30s, plus
+    // the one-second burst it starts with).
     let floor = 30 + 1;
     assert!(
-        retries as f64 <= 0.1 * first_attempts as f64 + f64::from(floor),
-        "{retries} retries for {first_attempts} first attempts"
+        retries as f64 <= 0.1 * n as f64 + f64::from(floor),
+        "{retries} retries for {n} requests"
     );
-    // The figure: 4 calls to the dead dependency for every 3 requests, where 64 per
-    // request go through without a budget. Exact under the paused clock: 1000 retries
-    // (699 by b, 301 by c) for 9699 first attempts, 0.1 × 9699 + 31 = 1000.9 tokens.
-    assert_eq!((a, b, c), (3_000, 3_699, 4_000));
-    assert_eq!(f64::from(c as u32) / f64::from(requests), 4.0 / 3.0);
+    // The figure: 1.11 calls to the dead dependency per request, where 64 go through
+    // without a budget. Exact under the paused clock: 330 retries (300 by a, 30 by c)
+    // for 3000 requests, 0.1 × 3000 + 31 = 331 tokens.
+    assert_eq!((a, b, c), (3_300, 3_300, 3_330));
     assert!(budget.exhausted() > 0, "the refusals are counted");
 }
 
@@ -217,16 +216,72 @@ async fn the_default_budget_applies_without_an_argument() {
     let took = load(requests, a_default).await;
     let [a, b, c] = DEFAULT_ATTEMPTS.each_ref().map(|n| n.load(SeqCst));
     let n = u64::from(requests);
-    let (first_attempts, retries) = (n + a + b, c - n);
-    // ratio 0.2, floor 10/s for the time it took plus the second's burst it starts with
-    // (the retries' waits make the schedule run a little late).
+    let retries = c - n;
+    // ratio 0.2 of the requests (the outermost layer's first attempts: the layers below
+    // it deposit nothing), floor 10/s for the time it took plus the second's burst it
+    // starts with.
     let floor = 10.0 * (took.as_secs_f64() + 1.0);
     assert!(
-        retries as f64 <= 0.2 * first_attempts as f64 + floor,
-        "{retries} retries for {first_attempts} first attempts"
+        retries as f64 <= 0.2 * n as f64 + floor,
+        "{retries} retries for {n} requests"
     );
-    // About 2 calls per request instead of 64: 6013 calls for 3000 requests, 3013
-    // retries for 13503 first attempts. Exact under the paused clock.
-    assert_eq!((a, b, c), (4_500, 6_003, 6_013));
-    assert_eq!(took, Duration::from_millis(30_290));
+    // 1.3 calls per request instead of 64 (2.0 when every layer deposited): 3909 calls
+    // for 3000 requests. Exact under the paused clock.
+    assert_eq!((a, b, c), (3_601, 3_604, 3_909));
+    assert_eq!(took, Duration::from_secs(30));
+}
+
+// --- Nested loops: one deposit per request, per budget ------------------------------------
+
+/// Attempts of the outer and inner layers.
+static NESTED: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+#[retry(
+    attempts = 2,
+    delay = "1ms",
+    jitter = "none",
+    budget = "budgets::inner"
+)]
+fn inner_own_budget(fail: bool) -> Result<(), ApiError> {
+    NESTED[1].fetch_add(1, SeqCst);
+    if fail { Err(ApiError::Down) } else { Ok(()) }
+}
+
+#[retry(
+    attempts = 2,
+    delay = "1ms",
+    jitter = "none",
+    budget = "budgets::outer"
+)]
+fn outer_calls_inner(fail: bool) -> Result<(), ApiError> {
+    NESTED[0].fetch_add(1, SeqCst);
+    inner_own_budget(fail)?;
+    inner_same_budget()
+}
+
+#[retry(budget = "budgets::outer")]
+fn inner_same_budget() -> Result<(), ApiError> {
+    Ok(())
+}
+
+#[test]
+fn a_nested_loop_deposits_only_into_a_budget_the_outer_one_does_not_draw_from() {
+    let outer = registry().budget("budgets::outer");
+    let inner = registry().budget("budgets::inner");
+    for budget in [&outer, &inner] {
+        budget.set_min_per_sec(0);
+        budget.set_ratio(1.0);
+    }
+    for _ in 0..3 {
+        assert_eq!(outer_calls_inner(false), Ok(()));
+    }
+    // Three requests: three deposits each; `inner_same_budget` draws from the outer
+    // loop's budget inside its attempt, so it added nothing.
+    assert_eq!((outer.available(), inner.available()), (3.0, 3.0));
+    // A failing inner call retries once on its own budget, then the outer loop retries
+    // once on its own (the outer retry's inner loop deposits again: a new first attempt
+    // of a loop on another budget).
+    assert_eq!(outer_calls_inner(true), Err(ApiError::Down));
+    assert_eq!(NESTED.each_ref().map(|n| n.load(SeqCst)), [5, 7]);
+    assert_eq!((outer.available(), inner.available()), (3.0, 3.0));
 }

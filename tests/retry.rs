@@ -240,3 +240,35 @@ fn sync_fns_wait_on_the_thread() {
         "two waits of 20ms"
     );
 }
+
+#[retry(attempts = 6, delay = "100ms", jitter = "full", budget = "none")]
+async fn seeded(attempts: &Mutex<Vec<Instant>>) -> Result<(), ApiError> {
+    attempts.lock().unwrap().push(Instant::now());
+    Err(ApiError::Down)
+}
+
+/// The waits between the attempts of one `seeded` call.
+async fn jittered_waits() -> Vec<Duration> {
+    let attempts = Mutex::new(Vec::new());
+    assert_eq!(seeded(&attempts).await, Err(ApiError::Down));
+    let attempts = attempts.into_inner().unwrap();
+    attempts.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn seed_jitter_makes_the_waits_reproducible() {
+    failfast::seed_jitter(42);
+    let first = jittered_waits().await;
+    let second = jittered_waits().await;
+    assert_eq!(first.len(), 5);
+    assert_ne!(first, second, "one seed, a sequence of generators");
+    failfast::seed_jitter(42);
+    assert_eq!(jittered_waits().await, first);
+    assert_eq!(jittered_waits().await, second);
+    failfast::seed_jitter(43);
+    assert_ne!(jittered_waits().await, first);
+    // Full jitter: each wait within [0, 100ms × 2^n].
+    for (n, wait) in first.iter().enumerate() {
+        assert!(*wait <= Duration::from_millis(100 << n), "{first:?}");
+    }
+}

@@ -531,6 +531,13 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
     } else {
         quote!({ #(#clones)* #attempt })
     };
+    // Each attempt runs in the loop's scope, so a retry loop below it on the same budget
+    // does not deposit a second time for the same request.
+    let attempt = if cx.is_async {
+        quote!(#stepper.scope_async(async { #attempt }).await)
+    } else {
+        quote!(#stepper.scope(|| #attempt))
+    };
     let sleep = if cx.is_async {
         quote!(#p::sleep(#wait).await)
     } else {

@@ -1,10 +1,45 @@
 //! How long to wait between attempts: exponential backoff with jitter (the formulas
 //! are on [`Jitter`]).
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+thread_local! {
+    /// Set by [`seed_jitter`]: where this thread's jitter generators come from.
+    static SEEDED: RefCell<Option<SmallRng>> = const { RefCell::new(None) };
+}
+
+/// Makes this thread's random waits reproducible: from now on, every [`Backoff::new`] on
+/// this thread (the jitter of every retry) and every jittered reopen of a breaker with
+/// `reset_max` draws from generators seeded, in turn, from one seeded with `seed`.
+///
+/// For simulations and tests on a current-thread runtime, where the same seed must give
+/// the same run. Other threads are unaffected; a later call starts the sequence again.
+///
+/// ```
+/// use failfast_runtime::{Backoff, RetryPolicy, seed_jitter};
+///
+/// let waits = || Backoff::new(&RetryPolicy::new().attempts(5)).collect::<Vec<_>>();
+/// seed_jitter(7);
+/// let first = waits();
+/// seed_jitter(7);
+/// assert_eq!(waits(), first);
+/// ```
+pub fn seed_jitter(seed: u64) {
+    SEEDED.set(Some(SmallRng::seed_from_u64(seed)));
+}
+
+/// A generator for one retried call's jitter (or one reopen): from this thread's seeded
+/// sequence when [`seed_jitter`] was called, else from the thread's RNG.
+pub(crate) fn jitter_rng() -> SmallRng {
+    SEEDED.with_borrow_mut(|seeded| match seeded {
+        Some(source) => SmallRng::from_rng(source),
+        None => SmallRng::from_rng(&mut rand::rng()),
+    })
+}
 
 /// How a wait is randomised. The schemes of AWS's "Exponential Backoff and Jitter". With
 /// `exp(n) = min(max_delay, delay * factor^n)` (n = 0 before the first retry):
@@ -289,7 +324,8 @@ pub struct Backoff<R: Rng = SmallRng> {
 }
 
 impl Backoff {
-    /// Waits for `policy`, with a small fast generator seeded from the thread's RNG.
+    /// Waits for `policy`, with a small fast generator seeded from the thread's RNG (or
+    /// from the sequence [`seed_jitter`] set).
     ///
     /// ```
     /// use failfast_runtime::{Backoff, RetryPolicy};
@@ -299,7 +335,7 @@ impl Backoff {
     /// assert!(first <= Duration::from_millis(100));
     /// ```
     pub fn new(policy: &RetryPolicy) -> Self {
-        Backoff::with_rng(policy, SmallRng::from_rng(&mut rand::rng()))
+        Backoff::with_rng(policy, jitter_rng())
     }
 }
 

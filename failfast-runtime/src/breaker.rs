@@ -41,7 +41,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rand::Rng;
 
+use crate::backoff::jitter_rng;
 use crate::clock;
 use crate::guard::guard;
 use crate::listeners::Listeners;
@@ -911,7 +913,7 @@ impl Breaker {
                 let base = core.open_base.saturating_mul(2).min(max).max(reset);
                 core.open_base = base;
                 let base = nanos(base);
-                Duration::from_nanos(rand::random_range(base - base / 5..=base))
+                Duration::from_nanos(jitter_rng().random_range(base - base / 5..=base))
             }
             _ => {
                 core.open_base = reset;

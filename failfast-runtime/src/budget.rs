@@ -332,6 +332,12 @@ impl Budget {
         (bucket.bank + bucket.floor) as f64 / TOKEN as f64
     }
 
+    /// The bucket's address: the same for every handle of one budget, never 0 or 1.
+    #[inline]
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self.inner()) as usize
+    }
+
     /// True when both handles are the same bucket.
     ///
     /// ```

@@ -66,7 +66,7 @@ mod stripe;
 mod timeout;
 mod transition;
 
-pub use backoff::{Backoff, Jitter, RetryPolicy};
+pub use backoff::{Backoff, Jitter, RetryPolicy, seed_jitter};
 pub use breaker::Breaker;
 pub use budget::Budget;
 pub use config::{BreakerConfig, Mode, Window};
@@ -79,7 +79,7 @@ pub use permit::Permit;
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisStore, RedisStoreBuilder, RedisUrlError};
 pub use registry::{Registry, registry};
-pub use retry::{Retry, RetryAfter, RetryInfo, Rules, retry, retry_async};
+pub use retry::{Retry, RetryAfter, RetryInfo, Rules, Scoped, retry, retry_async};
 pub use snapshot::{BreakerSnapshot, ConfigSummary, Counts, LastTransition, Snapshot};
 pub use state::State;
 pub use store::{InProcess, Lease, SharedState, Store, StoreAlreadySet, set_default_store};

@@ -1,5 +1,9 @@
 //! Retrying a call: the stepper that decides, and two loops built on it.
 
+use std::cell::Cell;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -159,6 +163,12 @@ pub struct Rules<RI, RO, RA, H> {
 /// ends: at the first `next`), each retry must withdraw a token, and when the budget is
 /// empty the stepper stops: the caller returns the last result. So stacked or fanned-out retries cannot multiply the load on
 /// a dependency that is down.
+///
+/// A retry loop that runs inside an attempt of another one drawing from the same budget
+/// (run the attempts through [`scope`](Self::scope) or [`scope_async`](Self::scope_async),
+/// as the attributes, [`retry`] and [`retry_async`] do) does not deposit: the outer loop's
+/// deposit already paid for the request, so stacked layers get the budget's ratio of
+/// retries per request, not per layer.
 ///
 /// # Cost
 /// A call that succeeds at once costs the policy's copy and one deposit (a plain add in
@@ -348,9 +358,65 @@ impl Retry {
         }
     }
 
-    /// The first attempt's deposit into the budget.
+    /// Runs one attempt of this stepper's call: a retry loop nested in it (on this thread)
+    /// that draws from the same budget does not deposit, since this loop's first attempt
+    /// paid for the request. [`scope_async`](Self::scope_async) for a future.
+    ///
+    /// ```
+    /// use failfast_runtime::{Budget, Retry, RetryPolicy};
+    ///
+    /// let budget = Budget::new(1.0, 0);
+    /// let mut outer = Retry::new(&RetryPolicy::new()).budget(Some(budget.clone()));
+    /// let result: Result<(), ()> = outer.scope(|| {
+    ///     // An inner layer on the same budget: its first attempt deposits nothing.
+    ///     let mut inner = Retry::new(&RetryPolicy::new()).budget(Some(budget.clone()));
+    ///     inner.next(&Ok::<(), ()>(()), false, |_| true, |_, _| {});
+    ///     Ok(())
+    /// });
+    /// assert_eq!(budget.available(), 0.0);
+    /// outer.next(&result, false, |_| true, |_, _| {});
+    /// assert_eq!(budget.available(), 1.0, "one deposit for the request");
+    /// ```
+    #[inline]
+    pub fn scope<R>(&self, attempt: impl FnOnce() -> R) -> R {
+        let _enclosing = Enclosing::enter(self.budget.id());
+        attempt()
+    }
+
+    /// [`scope`](Self::scope) for an async attempt: the scope holds while the future is
+    /// polled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use failfast_runtime::{Budget, Retry, RetryPolicy};
+    ///
+    /// let budget = Budget::new(1.0, 0);
+    /// let outer = Retry::new(&RetryPolicy::new()).budget(Some(budget.clone()));
+    /// outer
+    ///     .scope_async(async {
+    ///         let mut inner = Retry::new(&RetryPolicy::new()).budget(Some(budget.clone()));
+    ///         inner.next(&Ok::<(), ()>(()), false, |_| true, |_, _| {});
+    ///     })
+    ///     .await;
+    /// assert_eq!(budget.available(), 0.0, "nested: no deposit");
+    /// # }
+    /// ```
+    #[inline]
+    pub fn scope_async<F: Future>(&self, attempt: F) -> Scoped<F> {
+        Scoped {
+            attempt,
+            budget: self.budget.id(),
+        }
+    }
+
+    /// The first attempt's deposit into the budget, unless an enclosing loop on the same
+    /// budget made it.
     #[inline]
     fn deposit(&self) {
+        if ENCLOSING.get() == self.budget.id() {
+            return;
+        }
         match &self.budget {
             Draw::Default => budget::deposit_default(),
             Draw::Named(budget) => budget.deposit(),
@@ -391,6 +457,67 @@ impl Retry {
     }
 }
 
+impl Draw {
+    /// Which budget, for [`ENCLOSING`]: 0 for none (a loop without a budget deposits
+    /// nothing, so the loops inside it must), 1 for the default one.
+    #[inline]
+    fn id(&self) -> usize {
+        match self {
+            Draw::Unlimited => 0,
+            Draw::Default => 1,
+            Draw::Named(budget) => budget.id(),
+        }
+    }
+}
+
+thread_local! {
+    /// The budget of the innermost retry attempt running on this thread ([`Draw::id`]).
+    static ENCLOSING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// While it lives, attempts of the loop drawing from `budget` are running on this thread.
+struct Enclosing(usize);
+
+impl Enclosing {
+    #[inline]
+    fn enter(budget: usize) -> Enclosing {
+        Enclosing(ENCLOSING.replace(budget))
+    }
+}
+
+impl Drop for Enclosing {
+    #[inline]
+    fn drop(&mut self) {
+        ENCLOSING.set(self.0);
+    }
+}
+
+/// The future of [`Retry::scope_async`]: the attempt, polled inside its loop's scope.
+#[must_use = "futures do nothing unless polled"]
+pub struct Scoped<F> {
+    attempt: F,
+    budget: usize,
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `attempt` is structurally pinned: never moved out, and `Scoped` has no
+        // `Drop` impl.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _enclosing = Enclosing::enter(this.budget);
+        unsafe { Pin::new_unchecked(&mut this.attempt) }.poll(cx)
+    }
+}
+
+impl<F> fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped").finish_non_exhaustive()
+    }
+}
+
 /// Calls `op` until it returns `Ok` or `policy` says stop, sleeping the thread between
 /// attempts. Every error is retried; use [`Retry`] directly to choose.
 ///
@@ -409,7 +536,7 @@ impl Retry {
 pub fn retry<T, E>(policy: &RetryPolicy, mut op: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     let mut stepper = Retry::new(policy);
     loop {
-        let result = op();
+        let result = stepper.scope(&mut op);
         match stepper.next(&result, false, |_| true, |_, _| {}) {
             Some(wait) => std::thread::sleep(wait),
             None => return result,
@@ -443,7 +570,7 @@ pub async fn retry_async<T, E, F: Future<Output = Result<T, E>>>(
 ) -> Result<T, E> {
     let mut stepper = Retry::new(policy);
     loop {
-        let result = op().await;
+        let result = stepper.scope_async(op()).await;
         match stepper.next(&result, false, |_| true, |_, _| {}) {
             Some(wait) => tokio::time::sleep(wait).await,
             None => return result,
