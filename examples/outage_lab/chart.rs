@@ -38,7 +38,11 @@ pub fn draw(
 ) -> Result<String, Error> {
     let banded: Vec<&(Variant, _)> = runs
         .iter()
-        .filter(|(_, m)| m.seconds.iter().any(|s| s.closed + s.open + s.half_open > 0))
+        .filter(|(_, m)| {
+            m.seconds
+                .iter()
+                .any(|s| s.closed + s.open + s.half_open > 0)
+        })
         .collect();
     let band_height = 26;
     let bands_height = if banded.is_empty() {
@@ -147,7 +151,10 @@ fn calls(
         .max()
         .unwrap_or(1)
         .max(1) as f64;
-    let caption = format!("Calls per second to {} (the failing service)", failing.name());
+    let caption = format!(
+        "Calls per second to {} (the failing service)",
+        failing.name()
+    );
     let total = timeline.total as f64;
     let builder = |chart: &mut ChartBuilder<SVGBackend>| {
         chart
@@ -217,7 +224,10 @@ fn bands(
     }
     let (heading, rest) = area.split_vertically(40);
     heading.draw(&Text::new(
-        format!("State of the {} breakers, each second:", summary.failing_upstream),
+        format!(
+            "State of the {} breakers, each second:",
+            summary.failing_upstream
+        ),
         (LEFT as i32, 14),
         (FONT, 16).into_font(),
     ))?;
@@ -302,7 +312,11 @@ fn mix_open(share: f64) -> RGBColor {
     let pale = (250.0, 200.0, 195.0);
     let full = (OUTAGE.0 as f64, OUTAGE.1 as f64, OUTAGE.2 as f64);
     let mix = |a: f64, b: f64| (a + (b - a) * share).round() as u8;
-    RGBColor(mix(pale.0, full.0), mix(pale.1, full.1), mix(pale.2, full.2))
+    RGBColor(
+        mix(pale.0, full.0),
+        mix(pale.1, full.1),
+        mix(pale.2, full.2),
+    )
 }
 
 /// The outage window, shaded.

@@ -67,7 +67,7 @@ pub fn clients(scenario: Scenario, variant: Variant, workers: usize) -> Vec<Clie
         (_, Variant::Bare) => vec![bare::CLIENTS; workers],
         (_, Variant::Naive) => per_worker(naive::WORKERS),
         (_, Variant::Failfast) => per_worker(failfast::WORKERS),
-        (_, Variant::Shared) => vec![shared::w00::CLIENTS; workers],
+        (_, Variant::Shared) => vec![shared::WORKERS[0]; workers],
     }
 }
 
@@ -127,10 +127,10 @@ macro_rules! naive_clients {
 
         #[retry(attempts = 3, delay = "100ms", jitter = "full", budget = "none")]
         #[circuit_breaker(
-            failures = 5,
-            reset = super::super::pace().naive_reset,
-            fallback = super::super::no_recommendations
-        )]
+                    failures = 5,
+                    reset = super::super::pace().naive_reset,
+                    fallback = super::super::no_recommendations
+                )]
         #[timeout("1s")]
         pub async fn recommendations(up: &Upstreams, user: u64) -> Result<Items, CallError> {
             up.recommendations(user).await
@@ -138,10 +138,10 @@ macro_rules! naive_clients {
 
         #[retry(attempts = 3, delay = "100ms", jitter = "full", budget = "none")]
         #[circuit_breaker(
-            failures = 5,
-            reset = super::super::pace().naive_reset,
-            fallback = super::super::cached_popular
-        )]
+                    failures = 5,
+                    reset = super::super::pace().naive_reset,
+                    fallback = super::super::cached_popular
+                )]
         #[timeout("1s")]
         pub async fn popular(up: &Upstreams) -> Result<Items, CallError> {
             up.popular().await
@@ -161,22 +161,22 @@ macro_rules! failfast_clients {
         }
 
         #[circuit_breaker(
-            failures = 5,
-            reset = super::super::pace().reset,
-            fallback = super::super::no_recommendations,
-            fallback_on = "failure"
-        )]
+                    failures = 5,
+                    reset = super::super::pace().reset,
+                    fallback = super::super::no_recommendations,
+                    fallback_on = "failure"
+                )]
         #[timeout("250ms")]
         pub async fn recommendations(up: &Upstreams, user: u64) -> Result<Items, CallError> {
             up.recommendations(user).await
         }
 
         #[circuit_breaker(
-            failures = 5,
-            reset = super::super::pace().reset,
-            fallback = super::super::cached_popular,
-            fallback_on = "failure"
-        )]
+                    failures = 5,
+                    reset = super::super::pace().reset,
+                    fallback = super::super::cached_popular,
+                    fallback_on = "failure"
+                )]
         #[timeout("100ms")]
         pub async fn popular(up: &Upstreams) -> Result<Items, CallError> {
             up.popular().await
@@ -257,8 +257,20 @@ mod storm {
     pub mod naive {
         use super::*;
         layer!(model, store, attempts = 4, delay = "10ms", budget = "none");
-        layer!(service, model, attempts = 4, delay = "10ms", budget = "none");
-        layer!(client, service, attempts = 4, delay = "10ms", budget = "none");
+        layer!(
+            service,
+            model,
+            attempts = 4,
+            delay = "10ms",
+            budget = "none"
+        );
+        layer!(
+            client,
+            service,
+            attempts = 4,
+            delay = "10ms",
+            budget = "none"
+        );
     }
 
     pub mod failfast {

@@ -36,8 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use record::{Measured, ScenarioSummary, Summary};
 use scenario::{Scenario, Timeline, Variant};
@@ -124,7 +124,11 @@ pub fn lab(cli: &Cli) -> Result<Summary, String> {
         workers: cli.workers.into(),
         queue: cli.queue.into(),
     };
-    let timeline = if cli.http { Timeline::HTTP } else { Timeline::VIRTUAL };
+    let timeline = if cli.http {
+        Timeline::HTTP
+    } else {
+        Timeline::VIRTUAL
+    };
     let mode = if cli.http { "http" } else { "virtual" };
     println!(
         "outage lab: {} scenario(s), {} rps into {} workers (queue {}), seed {}, {} time, {} s each",
@@ -137,7 +141,11 @@ pub fn lab(cli: &Cli) -> Result<Summary, String> {
         timeline.total
     );
     let started = Instant::now();
-    let mut lab_http = if cli.http { Some(http::Lab::start(load)?) } else { None };
+    let mut lab_http = if cli.http {
+        Some(http::Lab::start(load)?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -205,9 +213,8 @@ pub fn lab(cli: &Cli) -> Result<Summary, String> {
     };
     println!();
     print!("{}", report::table(&summary));
-    report::write_all(&cli.out, &summary, &series, timeline).map_err(|e| {
-        format!("cannot write the results into {}: {e}", cli.out.display())
-    })?;
+    report::write_all(&cli.out, &summary, &series, timeline)
+        .map_err(|e| format!("cannot write the results into {}: {e}", cli.out.display()))?;
     println!(
         "\nwrote {} (summary.json, per-scenario CSV and SVG, index.html) in {:.1} s",
         cli.out.display(),
@@ -227,7 +234,12 @@ fn writable(dir: &Path) -> std::io::Result<()> {
 /// clap's error on one line, with the values that were possible.
 fn one_line(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let mut line = rendered.lines().next().unwrap_or("error").trim_end().to_owned();
+    let mut line = rendered
+        .lines()
+        .next()
+        .unwrap_or("error")
+        .trim_end()
+        .to_owned();
     if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
         line += &format!(" (expected one of: {})", valid.join(", "));
     }

@@ -74,7 +74,8 @@ fn table(variants: &[VariantSummary], failing: &str) -> String {
             ms(v.latency_ms.p99_during),
             v.failing_upstream_calls_during,
             v.saturated_s,
-            v.recovered_after_s.map_or("never".to_owned(), |s| format!("{s:.0}")),
+            v.recovered_after_s
+                .map_or("never".to_owned(), |s| format!("{s:.0}")),
             v.probes_during.map_or("–".to_owned(), |p| p.to_string()),
         );
     }

@@ -298,7 +298,10 @@ impl Measured {
     /// Seconds from the end of the outage to the first second whose availability is back
     /// within a point of `level` (0 if it never left it); `None` if it never came back.
     fn recovered_after(&self, timeline: Timeline, level: f64) -> Option<f64> {
-        let back = |s: &Second| s.availability().is_some_and(|a| a >= level - RECOVERED_WITHIN);
+        let back = |s: &Second| {
+            s.availability()
+                .is_some_and(|a| a >= level - RECOVERED_WITHIN)
+        };
         let (start, end) = (timeline.outage_start as usize, timeline.outage_end as usize);
         if self.seconds[start..end].iter().all(back) {
             return Some(0.0);

@@ -131,7 +131,8 @@ pub fn csv(runs: &Runs, timeline: Timeline) -> String {
                 s.degraded,
                 s.errors,
                 s.turned_away,
-                s.availability().map_or(String::new(), |a| format!("{a:.4}")),
+                s.availability()
+                    .map_or(String::new(), |a| format!("{a:.4}")),
                 calls[0],
                 calls[1],
                 calls[2],

@@ -156,9 +156,7 @@ impl Scenario {
             Scenario::RetryStorm => {
                 "recommendations fails behind three stacked layers of 4 attempts each"
             }
-            Scenario::Fleet => {
-                "recommendations down: a breaker per worker, or one shared by all"
-            }
+            Scenario::Fleet => "recommendations down: a breaker per worker, or one shared by all",
         }
     }
 

@@ -31,7 +31,11 @@ pub async fn run(scenario: Scenario, variant: Variant, load: Load, seed: u64) ->
     let clients = homepage::clients(scenario, variant, load.workers);
     forget_earlier_runs(&clients);
 
-    let services = Arc::new(Services::new(scenario, timeline, seed ^ ((scenario as u64) << 8)));
+    let services = Arc::new(Services::new(
+        scenario,
+        timeline,
+        seed ^ ((scenario as u64) << 8),
+    ));
     let up = Upstreams::simulated(services.clone(), Pace::VIRTUAL.client_timeout);
     let recorder = Arc::new(Recorder::new(timeline, load.workers));
     let failing = homepage::breaker_names(&clients, scenario.failing());

@@ -16,7 +16,8 @@ use super::record::{Outcome, Recorder};
 use super::scenario::Timeline;
 
 /// What a worker does with a request: worker index and token in, outcome out.
-pub type Serve = Arc<dyn Fn(usize, u64) -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
+pub type Serve =
+    Arc<dyn Fn(usize, u64) -> Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync>;
 
 /// A request waiting for a worker.
 struct Job {
@@ -32,7 +33,12 @@ pub struct Pool {
 
 impl Pool {
     /// Starts `workers` workers behind a queue of `queue` requests.
-    pub fn start(workers: usize, queue: usize, recorder: Arc<Recorder>, serve: Serve) -> (Pool, JoinSet<()>) {
+    pub fn start(
+        workers: usize,
+        queue: usize,
+        recorder: Arc<Recorder>,
+        serve: Serve,
+    ) -> (Pool, JoinSet<()>) {
         let (tx, rx) = mpsc::channel::<Job>(queue);
         // The workers take turns at the queue (tokio's mutex is fair: first come, first
         // served), as the processes of a pre-fork server take turns at its socket.
@@ -65,8 +71,12 @@ impl Pool {
 /// Sends `rps` requests a second for the whole timeline (request `n` at `n / rps` s), each
 /// answered through `send`, and records each outcome by its arrival; returns once every
 /// request has its answer.
-pub async fn generate<F>(rps: u32, timeline: Timeline, recorder: Arc<Recorder>, send: impl Fn(u64) -> Option<F>)
-where
+pub async fn generate<F>(
+    rps: u32,
+    timeline: Timeline,
+    recorder: Arc<Recorder>,
+    send: impl Fn(u64) -> Option<F>,
+) where
     F: Future<Output = Outcome> + Send + 'static,
 {
     let start = Instant::now();
