@@ -102,7 +102,7 @@ fn availability(
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("available (%)")
         .y_label_formatter(&|v| format!("{:.0}", v * 100.0))
-        .light_line_style(RGBColor(238, 238, 238))
+        .max_light_lines(0)
         .draw()?;
     shade_outage(&mut chart, timeline, 1.05)?;
     // Earlier variants drawn wider, so a line that runs along another shows at its edges.
@@ -174,7 +174,7 @@ fn calls(
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("calls/s (log scale)")
             .y_label_formatter(&|v| format!("{v:.0}"))
-            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(0)
             .draw()?;
         shade_outage(&mut chart, timeline, max * 2.0)?;
         for (index, (variant, calls)) in series.iter().enumerate() {
@@ -194,7 +194,7 @@ fn calls(
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("calls/s")
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(0)
             .draw()?;
         shade_outage(&mut chart, timeline, top)?;
         for (index, (variant, calls)) in series.iter().enumerate() {
@@ -258,12 +258,27 @@ fn bands(
             .margin_top(2)
             .margin_bottom(2)
             .build_cartesian_2d(0f64..total, 0f64..1f64)?;
-        chart.draw_series(measured.seconds.iter().enumerate().map(|(second, s)| {
-            let x = second as f64;
-            let probed = measured.probes.contains(&(second as u64));
-            let color = if probed { HALF_OPEN } else { state_color(s) };
-            Rectangle::new([(x, 0.0), (x + 1.0, 1.0)], color.filled())
-        }))?;
+        // One rectangle per run of seconds of one color.
+        let colors: Vec<RGBColor> = measured
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(second, s)| match measured.probes.contains(&(second as u64)) {
+                true => HALF_OPEN,
+                false => state_color(s),
+            })
+            .collect();
+        let mut start = 0;
+        for (second, color) in colors.iter().enumerate() {
+            if colors.get(second + 1) != Some(color) {
+                let (from, to) = (start as f64, (second + 1) as f64);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(from, 0.0), (to, 1.0)],
+                    color.filled(),
+                )))?;
+                start = second + 1;
+            }
+        }
     }
     // The time axis under the bands, drawn by hand: a tick and a label every 20 s.
     let width = f64::from(WIDTH - LEFT - 30);

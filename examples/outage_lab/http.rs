@@ -79,6 +79,10 @@ impl HttpUpstreams {
     }
 }
 
+/// The behaviour of the current run, which the upstream servers follow (none between
+/// runs).
+type Current = Arc<Mutex<Option<Arc<Services>>>>;
+
 /// The servers and processes that outlive one run: the runtime, the upstreams, and the
 /// redis-server once `shared` needs it.
 pub struct Lab {
@@ -86,7 +90,7 @@ pub struct Lab {
     load: Load,
     ports: [u16; 3],
     /// What the upstreams do: the current run's behaviour.
-    services: Arc<Mutex<Option<Arc<Services>>>>,
+    services: Current,
     redis: Option<Result<RedisServer, String>>,
     runs: u32,
 }
@@ -99,7 +103,7 @@ impl Lab {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        let services: Arc<Mutex<Option<Arc<Services>>>> = Arc::default();
+        let services: Current = Arc::default();
         let mut ports = [0; 3];
         for service in Service::ALL {
             let router = Router::new()
@@ -275,7 +279,7 @@ async fn front(
 
 /// An upstream's one route: whatever the simulation says, after its latency.
 async fn upstream(
-    State((service, services)): State<(Service, Arc<Mutex<Option<Arc<Services>>>>)>,
+    State((service, services)): State<(Service, Current)>,
 ) -> StatusCode {
     let services = services.lock().unwrap().clone();
     let Some(services) = services else {

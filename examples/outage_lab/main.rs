@@ -191,9 +191,9 @@ pub fn lab(cli: &Cli) -> Result<Summary, String> {
             variants: runs
                 .iter()
                 .map(|(variant, measured)| {
-                    let breakers = !homepage::clients(scenario, *variant, 1)[0]
+                    let breakers = homepage::clients(scenario, *variant, 1)[0]
                         .breakers
-                        .is_none();
+                        .is_some();
                     measured.summary(*variant, timeline, scenario.failing(), breakers)
                 })
                 .collect(),

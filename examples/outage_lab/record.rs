@@ -57,6 +57,8 @@ struct Inner {
     /// (arrival second, latency in ms) of every request a worker served.
     latencies: Vec<(u64, f64)>,
     busy: u64,
+    /// The second of the last change of `busy`.
+    last_change: usize,
     workers: u64,
     saturated_since: Option<Instant>,
     saturated: Duration,
@@ -74,6 +76,7 @@ impl Recorder {
                 seconds: vec![Second::default(); timeline.total as usize],
                 latencies: Vec::new(),
                 busy: 0,
+                last_change: 0,
                 workers: workers as u64,
                 saturated_since: None,
                 saturated: Duration::ZERO,
@@ -129,10 +132,16 @@ impl Recorder {
             }
             inner.busy -= 1;
         }
-        let busy_now = inner.busy;
+        // The seconds since the last change had the count before this one throughout.
+        let (before, busy_now) = (if busy { inner.busy - 1 } else { inner.busy + 1 }, inner.busy);
+        let from = inner.last_change;
+        for s in inner.seconds.iter_mut().take(second + 1).skip(from) {
+            s.busy_max = s.busy_max.max(before);
+        }
         if let Some(s) = inner.seconds.get_mut(second) {
             s.busy_max = s.busy_max.max(busy_now);
         }
+        inner.last_change = second;
     }
 
     /// The states of the failing service's breakers at the end of `second`.
