@@ -65,20 +65,27 @@ fn summary(dir: &Path) -> Value {
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
+/// The block of `name` in summary.json.
+fn scenario<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("scenario {name} in summary.json"))
+}
+
+/// The variants of `name` in summary.json.
+fn variants<'a>(summary: &'a Value, name: &str) -> &'a Vec<Value> {
+    scenario(summary, name)["variants"].as_array().unwrap()
+}
+
 /// The figures of `variant` in `scenario`.
 fn figures<'a>(summary: &'a Value, scenario: &str, variant: &str) -> &'a Value {
-    let scenario = summary["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == scenario)
-        .unwrap_or_else(|| panic!("scenario {scenario} in summary.json"));
-    scenario["variants"]
-        .as_array()
-        .unwrap()
+    variants(summary, scenario)
         .iter()
         .find(|v| v["name"] == variant)
-        .unwrap_or_else(|| panic!("variant {variant} of {} in summary.json", scenario["name"]))
+        .unwrap_or_else(|| panic!("variant {variant} of {scenario} in summary.json"))
 }
 
 fn f(value: &Value) -> f64 {
@@ -147,7 +154,7 @@ fn the_default_run_shows_what_the_readme_says_and_is_the_same_twice() {
             "fleet"
         ]
     );
-    let rd = &s["scenarios"][0];
+    let rd = scenario(&s, "recommendations-down");
     assert_eq!(
         (
             rd["outage"]["start_s"].as_u64(),
@@ -250,7 +257,7 @@ fn the_default_run_shows_what_the_readme_says_and_is_the_same_twice() {
     // The files: a CSV and a chart per scenario, and the page showing them all.
     for scenario in scenarios {
         let csv = std::fs::read_to_string(first.join(format!("{scenario}.csv"))).unwrap();
-        let variants = figures_count(&s, scenario);
+        let variants = variants(&s, scenario).len();
         assert_eq!(
             csv.lines().count(),
             1 + 180 * variants,
@@ -272,18 +279,6 @@ fn the_default_run_shows_what_the_readme_says_and_is_the_same_twice() {
     for dir in [first, second] {
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-fn figures_count(summary: &Value, scenario: &str) -> usize {
-    summary["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == scenario)
-        .unwrap()["variants"]
-        .as_array()
-        .unwrap()
-        .len()
 }
 
 #[test]
@@ -367,7 +362,7 @@ fn fleet_over_http() {
             stderr.contains("shared") && stderr.contains("skipped"),
             "{stderr}"
         );
-        assert_eq!(figures_count(&s, "fleet"), 2);
+        assert_eq!(variants(&s, "fleet").len(), 2);
     }
     let _ = std::fs::remove_dir_all(dir);
 }

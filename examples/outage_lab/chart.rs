@@ -4,6 +4,8 @@
 //! their state, the outage shaded in each.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::record::{ScenarioSummary, Second};
@@ -155,56 +157,57 @@ fn calls(
         "Calls per second to {} (the failing service)",
         failing.name()
     );
-    let total = timeline.total as f64;
-    let builder = |chart: &mut ChartBuilder<SVGBackend>| {
-        chart
-            .caption(caption.as_str(), (FONT, 16))
-            .margin_left(10)
-            .margin_right(30)
-            .x_label_area_size(35)
-            .y_label_area_size(LEFT - 10);
-    };
-    let mut chart = ChartBuilder::on(area);
-    builder(&mut chart);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption.as_str(), (FONT, 16))
+        .margin_left(10)
+        .margin_right(30)
+        .x_label_area_size(35)
+        .y_label_area_size(LEFT - 10);
+    let x = 0f64..timeline.total as f64;
     if summary.name == Scenario::RetryStorm.name() {
-        let mut chart = chart.build_cartesian_2d(0f64..total, (0.5f64..max * 2.0).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("calls/s (log scale)")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .max_light_lines(0)
-            .draw()?;
-        shade_outage(&mut chart, timeline, max * 2.0)?;
-        for (index, (variant, calls)) in series.iter().enumerate() {
-            let points = calls
-                .iter()
-                .enumerate()
-                .map(|(second, n)| (second as f64 + 0.5, (*n as f64).max(0.5)));
-            let style = color(*variant).stroke_width(width(index, series.len()));
-            chart.draw_series(LineSeries::new(points, style))?;
-        }
+        // Zero calls drawn at the bottom of the log scale.
+        let chart = builder.build_cartesian_2d(x, (0.5f64..max * 2.0).log_scale())?;
+        call_lines(
+            chart,
+            &series,
+            timeline,
+            "calls/s (log scale)",
+            0.5,
+            max * 2.0,
+        )
     } else {
-        let top = max * 1.1;
-        let mut chart = chart.build_cartesian_2d(0f64..total, 0f64..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("calls/s")
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .max_light_lines(0)
-            .draw()?;
-        shade_outage(&mut chart, timeline, top)?;
-        for (index, (variant, calls)) in series.iter().enumerate() {
-            let points = calls
-                .iter()
-                .enumerate()
-                .map(|(second, n)| (second as f64 + 0.5, *n as f64));
-            let style = color(*variant).stroke_width(width(index, series.len()));
-            chart.draw_series(LineSeries::new(points, style))?;
-        }
+        let chart = builder.build_cartesian_2d(x, 0f64..max * 1.1)?;
+        call_lines(chart, &series, timeline, "calls/s", 0.0, max * 1.1)
+    }
+}
+
+/// The axes, the outage and a line per variant on the calls chart, from `floor` (where
+/// a second without calls is drawn) to `top`.
+fn call_lines<Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
+    mut chart: ChartContext<SVGBackend, Cartesian2d<RangedCoordf64, Y>>,
+    series: &[(Variant, &Vec<u64>)],
+    timeline: Timeline,
+    y_desc: &str,
+    floor: f64,
+    top: f64,
+) -> Result<(), Error> {
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_desc)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .max_light_lines(0)
+        .draw()?;
+    shade_outage(&mut chart, timeline, top)?;
+    for (index, (variant, calls)) in series.iter().enumerate() {
+        let points = calls
+            .iter()
+            .enumerate()
+            .map(|(second, n)| (second as f64 + 0.5, (*n as f64).max(floor)));
+        let style = color(*variant).stroke_width(width(index, series.len()));
+        chart.draw_series(LineSeries::new(points, style))?;
     }
     Ok(())
 }
@@ -263,10 +266,12 @@ fn bands(
             .seconds
             .iter()
             .enumerate()
-            .map(|(second, s)| match measured.probes.contains(&(second as u64)) {
-                true => HALF_OPEN,
-                false => state_color(s),
-            })
+            .map(
+                |(second, s)| match measured.probes.contains(&(second as u64)) {
+                    true => HALF_OPEN,
+                    false => state_color(s),
+                },
+            )
             .collect();
         let mut start = 0;
         for (second, color) in colors.iter().enumerate() {

@@ -116,6 +116,7 @@ mod bare {
 /// The demo's first try: three attempts with full jitter, a breaker per dependency that
 /// opens after 5 failures for 30 s and then answers with the fallback, and 1 s timeouts.
 /// (No retry budget: that is what came later.)
+#[rustfmt::skip] // rustfmt re-indents attributes inside macro_rules at every run
 macro_rules! naive_clients {
     () => {
         #[retry(attempts = 3, delay = "100ms", jitter = "full", budget = "none")]
@@ -127,10 +128,10 @@ macro_rules! naive_clients {
 
         #[retry(attempts = 3, delay = "100ms", jitter = "full", budget = "none")]
         #[circuit_breaker(
-                    failures = 5,
-                    reset = super::super::pace().naive_reset,
-                    fallback = super::super::no_recommendations
-                )]
+            failures = 5,
+            reset = super::super::pace().naive_reset,
+            fallback = super::super::no_recommendations
+        )]
         #[timeout("1s")]
         pub async fn recommendations(up: &Upstreams, user: u64) -> Result<Items, CallError> {
             up.recommendations(user).await
@@ -138,10 +139,10 @@ macro_rules! naive_clients {
 
         #[retry(attempts = 3, delay = "100ms", jitter = "full", budget = "none")]
         #[circuit_breaker(
-                    failures = 5,
-                    reset = super::super::pace().naive_reset,
-                    fallback = super::super::cached_popular
-                )]
+            failures = 5,
+            reset = super::super::pace().naive_reset,
+            fallback = super::super::cached_popular
+        )]
         #[timeout("1s")]
         pub async fn popular(up: &Upstreams) -> Result<Items, CallError> {
             up.popular().await
@@ -152,6 +153,7 @@ macro_rules! naive_clients {
 /// The recommended configuration: timeouts a little above each service's slowest normal
 /// answers, a breaker per dependency that opens after 5 failures for 10 s, and fallbacks
 /// on every failure for the two that can degrade. No retries: the page's reader reloads.
+#[rustfmt::skip] // rustfmt re-indents attributes inside macro_rules at every run
 macro_rules! failfast_clients {
     () => {
         #[circuit_breaker(failures = 5, reset = super::super::pace().reset)]
@@ -161,22 +163,22 @@ macro_rules! failfast_clients {
         }
 
         #[circuit_breaker(
-                    failures = 5,
-                    reset = super::super::pace().reset,
-                    fallback = super::super::no_recommendations,
-                    fallback_on = "failure"
-                )]
+            failures = 5,
+            reset = super::super::pace().reset,
+            fallback = super::super::no_recommendations,
+            fallback_on = "failure"
+        )]
         #[timeout("250ms")]
         pub async fn recommendations(up: &Upstreams, user: u64) -> Result<Items, CallError> {
             up.recommendations(user).await
         }
 
         #[circuit_breaker(
-                    failures = 5,
-                    reset = super::super::pace().reset,
-                    fallback = super::super::cached_popular,
-                    fallback_on = "failure"
-                )]
+            failures = 5,
+            reset = super::super::pace().reset,
+            fallback = super::super::cached_popular,
+            fallback_on = "failure"
+        )]
         #[timeout("100ms")]
         pub async fn popular(up: &Upstreams) -> Result<Items, CallError> {
             up.popular().await

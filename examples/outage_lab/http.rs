@@ -278,9 +278,7 @@ async fn front(
 }
 
 /// An upstream's one route: whatever the simulation says, after its latency.
-async fn upstream(
-    State((service, services)): State<(Service, Current)>,
-) -> StatusCode {
+async fn upstream(State((service, services)): State<(Service, Current)>) -> StatusCode {
     let services = services.lock().unwrap().clone();
     let Some(services) = services else {
         return StatusCode::SERVICE_UNAVAILABLE;

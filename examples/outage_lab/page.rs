@@ -59,25 +59,12 @@ fn table(variants: &[VariantSummary], failing: &str) -> String {
          <th>calls to {failing} during</th><th>pool saturated (s)</th>\
          <th>recovered after (s)</th><th>probes during</th></tr>\n"
     );
-    let ratio = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{:.1}%", x * 100.0));
-    let ms = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.0}"));
     for v in variants {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
-            v.name,
-            ratio(v.availability.before),
-            ratio(v.availability.during),
-            ratio(v.availability.after),
-            ms(v.latency_ms.p50_during),
-            ms(v.latency_ms.p99_during),
-            v.failing_upstream_calls_during,
-            v.saturated_s,
-            v.recovered_after_s
-                .map_or("never".to_owned(), |s| format!("{s:.0}")),
-            v.probes_during.map_or("–".to_owned(), |p| p.to_string()),
-        );
+        let cells: String = report::cells(v)
+            .iter()
+            .map(|cell| format!("<td>{}</td>", escape(cell)))
+            .collect();
+        let _ = writeln!(out, "<tr>{cells}</tr>");
     }
     out + "</table>\n"
 }

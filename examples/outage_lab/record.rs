@@ -133,7 +133,10 @@ impl Recorder {
             inner.busy -= 1;
         }
         // The seconds since the last change had the count before this one throughout.
-        let (before, busy_now) = (if busy { inner.busy - 1 } else { inner.busy + 1 }, inner.busy);
+        let (before, busy_now) = (
+            if busy { inner.busy - 1 } else { inner.busy + 1 },
+            inner.busy,
+        );
         let from = inner.last_change;
         for s in inner.seconds.iter_mut().take(second + 1).skip(from) {
             s.busy_max = s.busy_max.max(before);

@@ -65,22 +65,42 @@ pub fn scenario_table(scenario: &ScenarioSummary) -> String {
 }
 
 fn row(v: &VariantSummary) -> String {
-    let ratio = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.3}"));
-    let ms = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.0}"));
+    let [
+        name,
+        before,
+        during,
+        after,
+        p50,
+        p99,
+        calls,
+        saturated,
+        recovered,
+        probes,
+    ] = cells(v);
     format!(
-        "  {:<9} {:>13} {:>7} {:>7} {:>8} {:>8} {:>14} {:>10.1} {:>10} {:>7}",
-        v.name,
-        ratio(v.availability.before),
-        ratio(v.availability.during),
-        ratio(v.availability.after),
-        ms(v.latency_ms.p50_during),
-        ms(v.latency_ms.p99_during),
-        v.failing_upstream_calls_during,
-        v.saturated_s,
+        "  {name:<9} {before:>13} {during:>7} {after:>7} {p50:>8} {p99:>8} {calls:>14} \
+         {saturated:>10} {recovered:>10} {probes:>7}"
+    )
+}
+
+/// A variant's figures as the table and the page show them: availability as a percentage
+/// to a tenth, milliseconds and seconds rounded, `-` where a figure does not apply.
+pub fn cells(v: &VariantSummary) -> [String; 10] {
+    let percent = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.1}%", x * 100.0));
+    let whole = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.0}"));
+    [
+        v.name.to_owned(),
+        percent(v.availability.before),
+        percent(v.availability.during),
+        percent(v.availability.after),
+        whole(v.latency_ms.p50_during),
+        whole(v.latency_ms.p99_during),
+        v.failing_upstream_calls_during.to_string(),
+        format!("{:.1}", v.saturated_s),
         v.recovered_after_s
             .map_or("never".to_owned(), |s| format!("{s:.0}")),
         v.probes_during.map_or("-".to_owned(), |p| p.to_string()),
-    )
+    ]
 }
 
 fn short(service: &str) -> &str {

@@ -151,7 +151,6 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     let p = private(&layer.krate, Span::call_site());
     let site = Ident::new("__FAILFAST_SITE", Span::mixed_site());
     let breaker = Ident::new("__failfast_breaker", Span::mixed_site());
-    let permit = Ident::new("__failfast_permit", Span::mixed_site());
     let open = Ident::new("__failfast_open", Span::mixed_site());
     let rejected = Ident::new("__failfast_rejected", Span::mixed_site());
     let method = cx.sig.sig.ident.to_string();
@@ -203,24 +202,6 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     };
     let is_failure = predicate(b.is_failure.as_ref(), &p, 1);
     let call = inner.callable(cx);
-    let mark = in_retry.then(|| quote!(#rejected = true;));
-    let (open_pattern, on_open) = match &b.fallback {
-        Some(fallback) => (quote!(_), fallback_call(fallback, cx)),
-        None => {
-            let p = private(&layer.krate, cx.sig.return_span());
-            (
-                quote!(#open),
-                quote_spanned!(cx.sig.return_span()=> #p::rejected(#open)),
-            )
-        }
-    };
-    let run = |permit: &dyn ToTokens, call: &dyn ToTokens| {
-        if cx.is_async {
-            quote!(#p::run_async(#permit, #is_failure, #call).await)
-        } else {
-            quote!(#p::run_sync(#permit, #is_failure, #call))
-        }
-    };
     // Registered on the first call, with `store = expr` evaluated then (once), spanned on
     // the user's expression so a value that is no store is reported there.
     let register = match &b.store {
@@ -236,136 +217,67 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
         static #site: #p::Site = #p::Site::new();
         let #breaker = #register;
     };
-    if b.fallback_on_failure {
-        return breaker_falling_back(b, layer, cx, call, site_and_breaker, mark, is_failure);
-    }
-    let Some(enabled) = &b.enabled else {
-        let run = run(&permit, &call);
-        return quote! {{
-            #site_and_breaker
-            match #breaker.acquire() {
-                #p::core::result::Result::Ok(#permit) => #run,
-                #p::core::result::Result::Err(#open_pattern) => {
-                    #mark
-                    #on_open
-                }
-            }
-        }};
+    let mark = in_retry.then(|| quote!(#rejected = true;));
+    let (run_sync, run_async) = if b.fallback_on_failure {
+        ("run_sync_judged", "run_async_judged")
+    } else {
+        ("run_sync", "run_async")
     };
-    // `enabled = expr`: decide on a permit first (a rejection leaves the block early
-    // with the fallback), then run the body once, with or without a permit.
-    let label = label();
-    let held = format_ident!("__failfast_held", span = Span::mixed_site());
-    let body = Ident::new("__failfast_body", Span::mixed_site());
-    let run = run(&held, &body);
-    let call_plain = call_plain(&body, cx);
-    let enabled = enabled_flag(enabled, layer);
-    // A disabled breaker is not even registered: the attribute is a pass-through.
-    quote! {
-        #label: {
-            let #permit = if #enabled {
-                #site_and_breaker
-                match #breaker.acquire() {
-                    #p::core::result::Result::Ok(#permit) => #p::core::option::Option::Some(#permit),
-                    #p::core::result::Result::Err(#open_pattern) => {
-                        #mark
-                        break #label #on_open;
-                    }
-                }
-            } else {
-                #p::core::option::Option::None
-            };
-            let #body = #call;
-            match #permit {
-                #p::core::option::Option::Some(#held) => #run,
-                #p::core::option::Option::None => #call_plain,
-            }
-        }
-    }
-}
-
-/// `fallback_on = "failure"`: the breaker's block yields `Some(result)`, or `None` when the
-/// call was rejected or failed (with an error `is_failure` counts); the fallback, written
-/// once, answers the `None`. By-value parameters are cloned for the call, so the fallback
-/// gets the originals.
-fn breaker_falling_back(
-    b: &Breaker,
-    layer: &Layer,
-    cx: &Cx,
-    call: TokenStream,
-    site_and_breaker: TokenStream,
-    mark: Option<TokenStream>,
-    is_failure: TokenStream,
-) -> TokenStream {
-    let p = private(&layer.krate, Span::call_site());
-    let breaker = Ident::new("__failfast_breaker", Span::mixed_site());
-    let permit = Ident::new("__failfast_permit", Span::mixed_site());
-    let outcome = Ident::new("__failfast_outcome", Span::mixed_site());
-    let fallback = fallback_call(
-        b.fallback
-            .as_ref()
-            .expect("validated: fallback_on needs a fallback"),
-        cx,
+    let (run_sync, run_async) = (
+        Ident::new(run_sync, Span::call_site()),
+        Ident::new(run_async, Span::call_site()),
     );
-    let ret = &cx.ret;
-    let clones = clones(cx, layer, "clone_for_fallback");
-    let judged = |permit: &dyn ToTokens, call: &dyn ToTokens| {
+    let run = |permit: &Ident, call: &dyn ToTokens| {
         if cx.is_async {
-            quote!(#p::run_async_judged(#permit, #is_failure, #call).await)
+            quote!(#p::#run_async(#permit, #is_failure, #call).await)
         } else {
-            quote!(#p::run_sync_judged(#permit, #is_failure, #call))
+            quote!(#p::#run_sync(#permit, #is_failure, #call))
         }
     };
-    let some = quote!(#p::core::option::Option::Some);
-    let none = quote!(#p::core::option::Option::None);
-    let decided = match &b.enabled {
-        None => {
-            let judged = judged(&permit, &call);
-            quote! {{
-                #site_and_breaker
-                match #breaker.acquire() {
-                    #p::core::result::Result::Ok(#permit) => {
-                        #(#clones)*
-                        #judged
-                    }
-                    #p::core::result::Result::Err(_) => {
-                        #mark
-                        #none
-                    }
-                }
-            }}
-        }
-        Some(enabled) => {
-            let label = label();
-            let held = format_ident!("__failfast_held", span = Span::mixed_site());
-            let body = Ident::new("__failfast_body", Span::mixed_site());
-            let judged = judged(&held, &body);
-            let call_plain = call_plain(&body, cx);
-            let enabled = enabled_flag(enabled, layer);
-            quote! {
-                #label: {
-                    let #permit = if #enabled {
-                        #site_and_breaker
-                        match #breaker.acquire() {
-                            #p::core::result::Result::Ok(#permit) => #some(#permit),
-                            #p::core::result::Result::Err(_) => {
-                                #mark
-                                break #label #none;
-                            }
-                        }
-                    } else {
-                        #none
-                    };
-                    #(#clones)*
-                    let #body = #call;
-                    match #permit {
-                        #some(#held) => #judged,
-                        #none => #some(#call_plain),
-                    }
-                }
+    let fallback = b
+        .fallback
+        .as_ref()
+        .map(|fallback| fallback_call(fallback, cx));
+    if !b.fallback_on_failure {
+        // The block's value is the call's result, or the rejection's answer.
+        let (open_pattern, on_open) = match fallback {
+            Some(fallback) => (quote!(_), fallback),
+            None => {
+                let p = private(&layer.krate, cx.sig.return_span());
+                (
+                    quote!(#open),
+                    quote_spanned!(cx.sig.return_span()=> #p::rejected(#open)),
+                )
             }
-        }
+        };
+        let gate = Gate {
+            site_and_breaker,
+            reject: (open_pattern, quote!(#mark #on_open)),
+            clones: Vec::new(),
+            run: &run,
+            plain: &|call| call,
+        };
+        return gate.expand(b.enabled.as_ref(), layer, cx, call);
+    }
+    // `fallback_on = "failure"`: the block's value is `Some(result)`, or `None` when the
+    // call was rejected or failed (the judged runs say which); the fallback, written once,
+    // answers the `None`. By-value parameters are cloned for the call, so the fallback
+    // gets the originals.
+    let outcome = Ident::new("__failfast_outcome", Span::mixed_site());
+    let (some, none) = (
+        quote!(#p::core::option::Option::Some),
+        quote!(#p::core::option::Option::None),
+    );
+    let gate = Gate {
+        site_and_breaker,
+        reject: (quote!(_), quote!(#mark #none)),
+        clones: clones(cx, layer, "clone_for_fallback"),
+        run: &run,
+        plain: &|call| quote!(#some(#call)),
     };
+    let decided = gate.expand(b.enabled.as_ref(), layer, cx, call);
+    let ret = &cx.ret;
+    // `fallback_on` is only kept with a `fallback` (validate.rs): `fallback` is `Some`.
     quote! {{
         let #outcome: #p::core::option::Option<#ret> = #decided;
         match #outcome {
@@ -375,34 +287,99 @@ fn breaker_falling_back(
     }}
 }
 
-/// The label of a breaker's block, for leaving it early with a rejection.
-fn label() -> syn::Lifetime {
-    syn::Lifetime {
-        apostrophe: Span::mixed_site(),
-        ident: Ident::new("__failfast_breaker", Span::mixed_site()),
-    }
+/// A breaker's block: ask for a permit, run the call under it, or answer a rejection.
+struct Gate<'a> {
+    /// The breaker's `static` site and the lookup of the breaker in it.
+    site_and_breaker: TokenStream,
+    /// The rejection's pattern, and the block's value then.
+    reject: (TokenStream, TokenStream),
+    /// Statements before the call is made (copies of the parameters).
+    clones: Vec<TokenStream>,
+    /// The block's value with a permit, from the permit and the callable.
+    run: &'a dyn Fn(&Ident, &dyn ToTokens) -> TokenStream,
+    /// The block's value from the call's, when there is no breaker (`enabled = false`).
+    plain: &'a dyn Fn(TokenStream) -> TokenStream,
 }
 
-/// The body run without a permit (`enabled = false`).
-fn call_plain(body: &Ident, cx: &Cx) -> TokenStream {
-    if cx.is_async {
-        quote!(#body.await)
-    } else {
-        // A closure that mutates what it captures is `FnMut`: calling it needs a `mut`
-        // binding, which is unused for every other closure.
-        quote!({
-            #[allow(unused_mut)]
-            let mut #body = #body;
-            #body()
-        })
+impl Gate<'_> {
+    fn expand(
+        self,
+        enabled: Option<&syn::Expr>,
+        layer: &Layer,
+        cx: &Cx,
+        call: TokenStream,
+    ) -> TokenStream {
+        let p = private(&layer.krate, Span::call_site());
+        let breaker = Ident::new("__failfast_breaker", Span::mixed_site());
+        let permit = Ident::new("__failfast_permit", Span::mixed_site());
+        let Gate {
+            site_and_breaker,
+            reject: (pattern, rejected),
+            clones,
+            run,
+            plain,
+        } = self;
+        let Some(enabled) = enabled else {
+            let run = run(&permit, &call);
+            return quote! {{
+                #site_and_breaker
+                match #breaker.acquire() {
+                    #p::core::result::Result::Ok(#permit) => {
+                        #(#clones)*
+                        #run
+                    }
+                    #p::core::result::Result::Err(#pattern) => {
+                        #rejected
+                    }
+                }
+            }};
+        };
+        // `enabled = expr`: decide on a permit first (a rejection leaves the block early),
+        // then run the body once, with or without a permit. A disabled breaker is not even
+        // registered: the attribute is a pass-through.
+        let label = syn::Lifetime {
+            apostrophe: Span::mixed_site(),
+            ident: Ident::new("__failfast_breaker", Span::mixed_site()),
+        };
+        let held = format_ident!("__failfast_held", span = Span::mixed_site());
+        let body = Ident::new("__failfast_body", Span::mixed_site());
+        let run = run(&held, &body);
+        let plain = plain(if cx.is_async {
+            quote!(#body.await)
+        } else {
+            // A closure that mutates what it captures is `FnMut`: calling it needs a `mut`
+            // binding, which is unused for every other closure.
+            quote!({
+                #[allow(unused_mut)]
+                let mut #body = #body;
+                #body()
+            })
+        });
+        let enabled = {
+            let span = enabled.span();
+            let p = private(&layer.krate, span);
+            quote_spanned!(span=> #p::enabled(#enabled))
+        };
+        quote! {
+            #label: {
+                let #permit = if #enabled {
+                    #site_and_breaker
+                    match #breaker.acquire() {
+                        #p::core::result::Result::Ok(#permit) => #p::core::option::Option::Some(#permit),
+                        #p::core::result::Result::Err(#pattern) => break #label { #rejected },
+                    }
+                } else {
+                    #p::core::option::Option::None
+                };
+                #(#clones)*
+                let #body = #call;
+                match #permit {
+                    #p::core::option::Option::Some(#held) => #run,
+                    #p::core::option::Option::None => #plain,
+                }
+            }
+        }
     }
-}
-
-/// The value of `enabled = expr`, spanned on the user's expression.
-fn enabled_flag(enabled: &syn::Expr, layer: &Layer) -> TokenStream {
-    let span = enabled.span();
-    let p = private(&layer.krate, span);
-    quote_spanned!(span=> #p::enabled(#enabled))
 }
 
 /// `let x = clone(&x);` for each parameter taken by value, spanned on it, through the
