@@ -57,7 +57,7 @@ fn table(variants: &[VariantSummary], failing: &str) -> String {
         "<table>\n<tr><th>variant</th><th>availability before</th><th>during</th>\
          <th>after</th><th>p50 during (ms)</th><th>p99 during (ms)</th>\
          <th>calls to {failing} during</th><th>pool saturated (s)</th>\
-         <th>recovered after (s)</th><th>probes during</th></tr>\n"
+         <th>recovered after (s)</th><th>trial calls during</th></tr>\n"
     );
     for v in variants {
         let cells: String = report::cells(v)

@@ -51,7 +51,7 @@ pub fn scenario_table(scenario: &ScenarioSummary) -> String {
         format!("{} calls", short(scenario.failing_upstream)),
         "saturated",
         "recovered",
-        "probes"
+        "trials"
     );
     let _ = writeln!(
         out,
