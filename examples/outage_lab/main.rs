@@ -146,6 +146,8 @@ pub fn lab(cli: &Cli) -> Result<Summary, String> {
     } else {
         None
     };
+    // Virtual time: every run on one current-thread runtime whose clock is paused (tokio
+    // moves it on whenever every task waits), so failfast's clock follows it too.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
