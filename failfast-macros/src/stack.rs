@@ -28,15 +28,15 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
         args,
     }];
     let mut absorbed = Vec::new();
-    func.attrs.retain(|attribute| match stacked(attribute) {
-        Some(attr) => {
-            if let Some(layer) = raw_layer(attr, attribute, &mut errors) {
-                raw.push(layer);
-            }
-            absorbed.push(attribute.path().clone());
-            false
+    func.attrs.retain(|attribute| {
+        let Some(attr) = failfast_attr(attribute) else {
+            return true;
+        };
+        if let Some(layer) = raw_layer(attr, attribute, &mut errors) {
+            raw.push(layer);
         }
-        None => true,
+        absorbed.push(attribute.path().clone());
+        false
     });
     // rustc never resolves an attribute that is taken off the fn, so an import used only
     // by such an attribute would be reported unused. Naming each path once in the body
@@ -67,7 +67,7 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
 
 /// Which failfast attribute `attribute` is, if it is one: `retry`, `failfast::retry`,
 /// `::failfast::retry`.
-fn stacked(attribute: &Attribute) -> Option<Attr> {
+fn failfast_attr(attribute: &Attribute) -> Option<Attr> {
     if !matches!(attribute.style, syn::AttrStyle::Outer) {
         return None;
     }
