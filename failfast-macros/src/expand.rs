@@ -8,10 +8,10 @@
 //! neither see nor shadow; every path starts at `::failfast::__private` (or the
 //! `crate = path` override).
 
-use crate::signature::FnSig;
-use crate::validate::{
+use crate::ast::{
     Breaker, BudgetArg, Dur, Layer, LayerKind, Predicate, Retry, RetryAfterArg, Timeout, WindowArg,
 };
+use crate::signature::FnSig;
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;

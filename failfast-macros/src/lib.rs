@@ -56,12 +56,14 @@
 //! [failfast]: https://docs.rs/failfast
 
 mod args;
+mod ast;
 mod duration;
 mod errors;
 mod expand;
 mod signature;
 mod stack;
 mod validate;
+mod value;
 
 use args::Attr;
 use proc_macro::TokenStream;

@@ -7,9 +7,10 @@
 //! that the breaker inside it rejected the call, so it never retries that rejection.
 
 use crate::args::Attr;
+use crate::ast::{Layer, RawLayer};
 use crate::errors::Errors;
 use crate::expand;
-use crate::validate::{self, RawLayer};
+use crate::validate;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
@@ -47,7 +48,7 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
             syn::parse_quote!(#[allow(unused_imports)] use #path as _;),
         );
     }
-    let layers: Vec<validate::Layer> = raw
+    let layers: Vec<Layer> = raw
         .into_iter()
         .filter_map(|raw| validate::layer(raw, &mut errors))
         .collect();

@@ -1,0 +1,887 @@
+//! Values of single arguments: durations, counts, rates, names, paths, predicates and the
+//! values picked from a few names. Each parser reads one `key = value` and records what is
+//! wrong with it; what the arguments mean together is `validate.rs`'s business.
+
+use crate::args::{Arg, example};
+use crate::ast::{BudgetArg, Dur, Predicate, WindowArg};
+use crate::duration;
+use crate::errors::Errors;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, LitFloat, LitInt, Path};
+
+/// The breaker's name: a non-empty string literal, or a `&'static str` expression.
+pub(crate) fn name(arg: Arg, errors: &mut Errors) -> Option<Expr> {
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(name),
+            ..
+        }) if name.value().trim().is_empty() => {
+            errors.error(name.span(), "the breaker's name cannot be empty");
+            None
+        }
+        Expr::Lit(ExprLit { lit, .. }) if !matches!(lit, Lit::Str(_)) => {
+            errors.error(
+                lit.span(),
+                "the breaker's name must be a string: name = \"sales_api\"",
+            );
+            None
+        }
+        _ => Some(arg.value),
+    }
+}
+
+/// `failure_rate`, `slow_rate`: a number literal in (0, 1], emitted as `R_f64`.
+pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitFloat> {
+    let name = arg.key.name;
+    let range = format!("`{name}` must be greater than 0 and at most 1");
+    let (value, span) = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
+            (float.base10_parse::<f64>().ok(), float.span())
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if matches!(int.suffix(), "" | "f64" | "f32") => {
+            (int.base10_parse::<f64>().ok(), int.span())
+        }
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.error(minus.span, format!("{range}: {meaning}"));
+            return None;
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
+            let written = text.value();
+            let trimmed = written.trim();
+            let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
+                Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
+                    format!("`{name} = {:?}`", percent / 100.0)
+                }
+                _ => match trimmed.parse::<f64>() {
+                    Ok(number) => format!("`{name} = {number:?}`"),
+                    Err(_) => format!("`{}`", example(name)),
+                },
+            };
+            errors.error(
+                text.span(),
+                format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
+            );
+            return None;
+        }
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{name}` must be a number greater than 0 and at most 1, like `{}`",
+                    example(name)
+                ),
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(value) if value > 0.0 && value <= 1.0 => {
+            Some(LitFloat::new(&format!("{value:?}f64"), span))
+        }
+        // `failure_rate = 50`: a percentage.
+        Some(value) if (2.0..=100.0).contains(&value) => {
+            errors.error(
+                span,
+                format!(
+                    "{range}: {meaning}; for {value}% write `{name} = {:?}`",
+                    value / 100.0
+                ),
+            );
+            None
+        }
+        _ => {
+            errors.error(span, format!("{range}: {meaning}"));
+            None
+        }
+    }
+}
+
+/// `window`: a number of calls, a duration string, or an expression of either type.
+pub(crate) fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
+    const WHY: &str = "it is the number of recent calls the rates are computed over";
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if !int.suffix().is_empty()
+            && duration::parse(&format!("{}{}", int.base10_digits(), int.suffix())).is_ok() =>
+        {
+            errors.error(
+                int.span(),
+                format!(
+                    "write a time window as a string: `window = \"{}{}\"`",
+                    int.base10_digits(),
+                    int.suffix()
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.base10_digits() == "0" => {
+            errors.error(
+                int.span(),
+                format!(
+                    "`window` must be at least 1: {WHY}; for a time window write a duration, \
+                     like `window = \"60s\"`"
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(_) | Lit::Float(_),
+            ..
+        })
+        | Expr::Unary(_) => count(arg, WHY, errors).map(WindowArg::Calls),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(_), ..
+        }) => match duration(arg, errors)? {
+            Dur::Nanos(0, span) => {
+                errors.error(
+                    span,
+                    "a time window must be longer than 0s: it is how far back the rates look",
+                );
+                None
+            }
+            time => Some(WindowArg::Time(time)),
+        },
+        Expr::Lit(ExprLit { lit, .. }) => {
+            errors.error(
+                lit.span(),
+                "`window` is a number of calls, like `window = 100`, or a duration, like \
+                 `window = \"60s\"`",
+            );
+            None
+        }
+        other => Some(WindowArg::Expr(other.clone())),
+    }
+}
+
+/// What was written instead of a string, as the string it probably meant: the last path
+/// segment, lowercased (`Jitter::Full` -> `full`), for the "write it as a string" hints.
+fn bare_name(value: &Expr) -> String {
+    let written = quote::ToTokens::to_token_stream(value).to_string();
+    written
+        .rsplit("::")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase()
+}
+
+pub(crate) fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
+    const NAMES: [(&str, &str); 2] = [("enforce", "Enforce"), ("observe", "Observe")];
+    const EXPECTED: &str = "expected \"enforce\" (the default: an open breaker rejects calls) \
+                            or \"observe\" (records and transitions, never rejects)";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let lower = bare_name(&arg.value);
+        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
+            lower.as_str()
+        } else {
+            "observe"
+        };
+        errors.error(
+            arg.value.span(),
+            format!(
+                "write the mode as a string: `mode = \"{shown}\"`; to switch it at run time, \
+                 use the registry: `failfast::registry().get(name)` and `set_mode`"
+            ),
+        );
+        return None;
+    };
+    let value = text.value();
+    match NAMES.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
+        None => {
+            let lower = value.trim().to_lowercase();
+            let suggestion = if let Some((name, _)) = NAMES.iter().find(|(name, _)| *name == lower)
+            {
+                format!("; did you mean \"{name}\"?")
+            } else if matches!(
+                lower.as_str(),
+                "metrics_only" | "metrics-only" | "dry_run" | "dry-run" | "shadow" | "monitor"
+            ) {
+                "; did you mean \"observe\"?".to_owned()
+            } else {
+                String::new()
+            };
+            errors.error(
+                text.span(),
+                format!("unknown mode \"{value}\"{suggestion}\n{EXPECTED}"),
+            );
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FallbackOn {
+    Open,
+    Failure,
+}
+
+/// `fallback_on = "open"` (the default) or `"failure"`; it needs a `fallback`.
+pub(crate) fn fallback_on(
+    arg: &Arg,
+    has_fallback: bool,
+    errors: &mut Errors,
+) -> Option<FallbackOn> {
+    const NAMES: [(&str, FallbackOn); 2] =
+        [("open", FallbackOn::Open), ("failure", FallbackOn::Failure)];
+    const EXPECTED: &str = "expected \"open\" (the default: the fallback answers when the \
+                            breaker rejects a call) or \"failure\" (also when a call fails)";
+    if !has_fallback {
+        errors.error(
+            arg.key.span,
+            "`fallback_on` says when the fallback answers, but there is no fallback: add \
+             `fallback = my_fallback`, a fn with the same parameters and return type",
+        );
+    }
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let lower = bare_name(&arg.value);
+        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
+            lower.as_str()
+        } else {
+            "failure"
+        };
+        errors.error(
+            arg.value.span(),
+            format!("write it as a string: `fallback_on = \"{shown}\"`\n{EXPECTED}"),
+        );
+        return None;
+    };
+    let value = text.value();
+    if let Some((_, on)) = NAMES.iter().find(|(name, _)| *name == value) {
+        return has_fallback.then_some(*on);
+    }
+    let lower = value.trim().to_lowercase();
+    let near = match lower.as_str() {
+        "failures" | "failed" | "fail" | "error" | "errors" | "err" | "always" => Some("failure"),
+        "opened" | "rejected" | "reject" | "rejection" | "open_only" => Some("open"),
+        _ => NAMES
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| crate::args::edit_distance(&lower, name) <= 2),
+    };
+    let suggestion = near
+        .map(|name| format!("; did you mean \"{name}\"?"))
+        .unwrap_or_default();
+    errors.error(
+        text.span(),
+        format!("unknown `fallback_on` value \"{value}\"{suggestion}\n{EXPECTED}"),
+    );
+    None
+}
+
+pub(crate) fn budget(arg: &Arg, errors: &mut Errors) -> Option<BudgetArg> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
+        let hint = if written == "None" || written == "none" {
+            "write `budget = \"none\"`".to_owned()
+        } else {
+            "write the budget's name as a string, like `budget = \"payments\"` (fns naming the \
+             same budget share it), or `budget = \"none\"`"
+                .to_owned()
+        };
+        errors.error(arg.value.span(), format!("`budget` takes a string: {hint}"));
+        return None;
+    };
+    let name = text.value();
+    if name.trim().is_empty() {
+        errors.error(
+            text.span(),
+            "the budget's name cannot be empty; `budget = \"none\"` retries without a budget",
+        );
+        return None;
+    }
+    if name == "none" {
+        Some(BudgetArg::None)
+    } else {
+        Some(BudgetArg::Named(text.clone()))
+    }
+}
+
+/// A whole number of at least 1 (`failures`, `probes`, `attempts`), emitted as `N_u32`.
+pub(crate) fn count(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Option<LitInt> {
+    let name = arg.key.name;
+    let int = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => {
+            errors.error(minus.span, format!("`{name}` cannot be negative"));
+            return None;
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) if text.value().trim().parse::<u64>().is_ok() => {
+            errors.error(
+                text.span(),
+                format!(
+                    "`{name}` is a number, not a string: write `{name} = {}`",
+                    text.value().trim()
+                ),
+            );
+            return None;
+        }
+        other => {
+            errors.error(
+                other.span(),
+                format!("`{name}` must be a whole number, like `{}`", example(name)),
+            );
+            return None;
+        }
+    };
+    if !matches!(int.suffix(), "" | "u8" | "u16" | "u32" | "u64" | "usize") {
+        errors.error(
+            int.span(),
+            format!(
+                "`{name}` is a plain number without a unit: `{name} = {}`",
+                int.base10_digits()
+            ),
+        );
+        return None;
+    }
+    match int.base10_parse::<u32>() {
+        Ok(0) => {
+            errors.error(
+                int.span(),
+                format!("`{name}` must be at least 1: {why_not_zero}"),
+            );
+            None
+        }
+        Ok(n) => Some(LitInt::new(&format!("{n}u32"), int.span())),
+        Err(_) => {
+            errors.error(
+                int.span(),
+                format!("`{name}` is too large: the largest value is {}", u32::MAX),
+            );
+            None
+        }
+    }
+}
+
+/// `factor`: a float or int literal, at least 1.0.
+pub(crate) fn factor(arg: &Arg, errors: &mut Errors) -> Option<syn::LitFloat> {
+    let (value, span) = match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
+            (float.base10_parse::<f64>().ok(), float.span())
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.suffix().is_empty() => (int.base10_parse::<f64>().ok(), int.span()),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(minus),
+            ..
+        }) => (Some(-1.0), minus.span),
+        other => {
+            errors.error(
+                other.span(),
+                "`factor` must be a number, like `factor = 2.0` (2.0 doubles the wait after each retry)",
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(value) if value.is_finite() && value >= 1.0 => {
+            Some(syn::LitFloat::new(&format!("{value:?}f64"), span))
+        }
+        Some(value) if value.is_finite() => {
+            errors.error(
+                span,
+                "`factor` must be at least 1.0: it multiplies the wait after each retry \
+                 (1.0 keeps the wait fixed, 2.0 doubles it)",
+            );
+            None
+        }
+        _ => {
+            errors.error(span, "`factor` is too large");
+            None
+        }
+    }
+}
+
+pub(crate) fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
+    const NAMES: [(&str, &str); 4] = [
+        ("full", "Full"),
+        ("equal", "Equal"),
+        ("decorrelated", "Decorrelated"),
+        ("none", "None"),
+    ];
+    const EXPECTED: &str = "expected one of: \"full\", \"equal\", \"decorrelated\", \"none\"";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let lower = bare_name(&arg.value);
+        let hint = if NAMES.iter().any(|(name, _)| *name == lower) {
+            format!("write the jitter as a string: `jitter = \"{lower}\"`")
+        } else {
+            format!("write the jitter as a string: `jitter = \"full\"`\n{EXPECTED}")
+        };
+        errors.error(arg.value.span(), hint);
+        return None;
+    };
+    let value = text.value();
+    match NAMES.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
+        None => {
+            let lower = value.to_lowercase();
+            let start: String = lower.chars().take(3).collect();
+            let near = NAMES
+                .iter()
+                .map(|(name, _)| *name)
+                .find(|name| name.starts_with(&start));
+            let suggestion = match near {
+                Some(name) if !lower.is_empty() => format!("; did you mean \"{name}\"?"),
+                _ => String::new(),
+            };
+            errors.error(
+                text.span(),
+                format!("unknown jitter \"{value}\"{suggestion}\n{EXPECTED}"),
+            );
+            None
+        }
+    }
+}
+
+/// A duration: a checked string, or an expression of type `Duration`.
+pub(crate) fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
+    let name = arg.key.name;
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match duration::parse(&text.value()) {
+            Ok(nanos) => Some(Dur::Nanos(nanos, text.span())),
+            Err(problem) => {
+                errors.error(
+                    text.span(),
+                    format!(
+                        "invalid duration \"{}\": {problem}\n{}",
+                        text.value(),
+                        duration::HELP
+                    ),
+                );
+                None
+            }
+        },
+        Expr::Lit(ExprLit { lit, .. }) if matches!(lit, Lit::Int(_) | Lit::Float(_)) => {
+            let (digits, suffix) = match lit {
+                Lit::Int(int) => (int.base10_digits().to_owned(), int.suffix().to_owned()),
+                Lit::Float(float) => (float.base10_digits().to_owned(), float.suffix().to_owned()),
+                _ => (String::new(), String::new()),
+            };
+            let message =
+                if !suffix.is_empty() && duration::parse(&format!("{digits}{suffix}")).is_ok() {
+                    format!("write the duration as a string: `{name} = \"{digits}{suffix}\"`")
+                } else {
+                    format!(
+                        "a bare number is not a duration: write a unit in a string, \
+                     like `{name} = \"{digits}ms\"` or `{name} = \"{digits}s\"`"
+                    )
+                };
+            errors.error(lit.span(), message);
+            None
+        }
+        Expr::Lit(ExprLit { lit, .. }) => {
+            errors.error(
+                lit.span(),
+                format!(
+                    "`{name}` must be a duration, like `{}`, or an expression of type std::time::Duration",
+                    example(name)
+                ),
+            );
+            None
+        }
+        other => Some(Dur::Expr(other.clone())),
+    }
+}
+
+/// `is_failure`, `retry_if`, `on_retry`: a path to a fn, or a closure.
+pub(crate) fn predicate(arg: Arg, errors: &mut Errors) -> Option<Predicate> {
+    match arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => Some(Predicate::Path(path)),
+        closure @ Expr::Closure(_) => Some(Predicate::Closure(closure)),
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{}` takes the name of a fn (or a closure), like `{}`",
+                    arg.key.name,
+                    example(arg.key.name)
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn path(arg: &Arg, errors: &mut Errors) -> Option<Path> {
+    match &arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => Some(path.clone()),
+        other => {
+            errors.error(
+                other.span(),
+                format!(
+                    "`{}` takes the name of a fn, like `{}`",
+                    arg.key.name,
+                    example(arg.key.name)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `crate = ::path` or `crate = "path"`; `::failfast` when absent.
+pub(crate) fn krate(arg: Option<Arg>, errors: &mut Errors) -> Path {
+    let default = || syn::parse_quote!(::failfast);
+    let Some(arg) = arg else {
+        return default();
+    };
+    match &arg.value {
+        Expr::Path(syn::ExprPath {
+            qself: None, path, ..
+        }) => path.clone(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match text.parse::<Path>() {
+            Ok(path) => path,
+            Err(_) => {
+                errors.error(
+                    text.span(),
+                    "`crate` must be a path, like `crate = ::failfast`",
+                );
+                default()
+            }
+        },
+        other => {
+            errors.error(
+                other.span(),
+                "`crate` must be a path, like `crate = ::failfast`",
+            );
+            default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Attr, BreakerArgs};
+    use crate::ast::{Layer, LayerKind, RetryAfterArg};
+    use crate::validate::tests::{breaker_of, check, retry_of};
+    use quote::quote;
+
+    /// The literal of a string argument, for tests.
+    fn lit_str(arg: &Arg) -> Option<&syn::LitStr> {
+        match &arg.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }) => Some(text),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn good_arguments() {
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(
+                attempts = 4,
+                delay = "50ms",
+                factor = 3,
+                jitter = "equal",
+                deadline = LIMIT
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let Some(Layer {
+            kind: LayerKind::Retry(retry),
+            ..
+        }) = layer
+        else {
+            panic!("not a retry layer");
+        };
+        assert_eq!(retry.attempts.unwrap().to_string(), "4u32");
+        assert!(matches!(retry.delay, Some(Dur::Nanos(50_000_000, _))));
+        assert_eq!(retry.factor.unwrap().to_string(), "3.0f64");
+        assert_eq!(retry.jitter.unwrap().to_string(), "Equal");
+        assert!(matches!(retry.deadline, Some(Dur::Expr(_))));
+    }
+
+    #[test]
+    fn range_errors() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failures = 0, probes = 0));
+        assert!(errors[0].starts_with("`failures` must be at least 1"));
+        assert!(errors[1].starts_with("`probes` must be at least 1"));
+        let (_, errors) = check(Attr::Retry, quote!(attempts = 0, factor = 0.5));
+        assert!(errors[0].starts_with("`attempts` must be at least 1"));
+        assert!(errors[1].starts_with("`factor` must be at least 1.0"));
+        let (_, errors) = check(Attr::Retry, quote!(attempts = 99999999999, factor = -2.0));
+        assert!(errors[0].contains("too large"));
+        assert!(errors[1].starts_with("`factor` must be at least 1.0"));
+    }
+
+    #[test]
+    fn policy_arguments() {
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(
+                failure_rate = 0.5,
+                window = 20,
+                min_calls = 20,
+                slow = "2s",
+                slow_rate = 1,
+                reset = "1s",
+                reset_max = "1m",
+                mode = "observe"
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = breaker_of(layer);
+        assert_eq!(b.failure_rate.unwrap().to_string(), "0.5f64");
+        assert!(matches!(b.window, Some(WindowArg::Calls(ref n)) if n.to_string() == "20u32"));
+        assert_eq!(b.min_calls.unwrap().to_string(), "20u32");
+        assert!(matches!(b.slow, Some(Dur::Nanos(2_000_000_000, _))));
+        assert_eq!(b.slow_rate.unwrap().to_string(), "1.0f64");
+        assert!(matches!(b.reset_max, Some(Dur::Nanos(60_000_000_000, _))));
+        assert_eq!(b.mode.unwrap().to_string(), "Observe");
+
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 1.0, window = "60s"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(matches!(
+            breaker_of(layer).window,
+            Some(WindowArg::Time(Dur::Nanos(60_000_000_000, _)))
+        ));
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(slow = SLOW, slow_rate = 0.5, window = WINDOW),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = breaker_of(layer);
+        assert!(matches!(b.window, Some(WindowArg::Expr(_))));
+        assert!(matches!(b.slow, Some(Dur::Expr(_))));
+    }
+
+    #[test]
+    fn rate_errors() {
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0, slow = "1s", slow_rate = 1.5),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with(
+            "`failure_rate` must be greater than 0 and at most 1: it is the share of failed calls"
+        ));
+        assert!(errors[1].starts_with("`slow_rate` must be greater than 0 and at most 1"));
+        assert!(errors[1].ends_with("(0.8: four in five)"), "{}", errors[1]);
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 50, window = 10));
+        assert!(
+            errors[0].ends_with("for 50% write `failure_rate = 0.5`"),
+            "{}",
+            errors[0]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = "50%"));
+        assert_eq!(
+            errors,
+            [
+                "`failure_rate` is a number between 0 and 1, not a string: write `failure_rate = 0.5`"
+            ]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = -0.5));
+        assert!(errors[0].starts_with("`failure_rate` must be greater than 0"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = RATE));
+        assert_eq!(
+            errors,
+            [
+                "`failure_rate` must be a number greater than 0 and at most 1, like `failure_rate = 0.5`"
+            ]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 1e999));
+        assert!(errors[0].starts_with("`failure_rate` must be greater than 0"));
+    }
+
+    #[test]
+    fn window_errors() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 0.5, window = 0));
+        assert!(
+            errors[0].starts_with("`window` must be at least 1: it is the number of recent calls")
+        );
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = "0s"),
+        );
+        assert!(errors[0].starts_with("a time window must be longer than 0s"));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 60s),
+        );
+        assert_eq!(
+            errors,
+            ["write a time window as a string: `window = \"60s\"`"]
+        );
+        // A count window smaller than `min_calls` makes the window size the minimum (the
+        // runtime's rule, Resilience4j's): not an error.
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 10, min_calls = 11),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn fallback_on_values() {
+        let on_failure = |args| match check(Attr::CircuitBreaker, args) {
+            (
+                Some(Layer {
+                    kind: LayerKind::Breaker(b),
+                    ..
+                }),
+                errors,
+            ) if errors.is_empty() => b.fallback_on_failure,
+            (_, errors) => panic!("{errors:?}"),
+        };
+        assert!(on_failure(quote!(fallback = f, fallback_on = "failure")));
+        assert!(!on_failure(quote!(fallback = f, fallback_on = "open")));
+        assert!(!on_failure(quote!(fallback = f)));
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(fallback = f, fallback_on = "Failure"),
+        );
+        assert!(
+            errors[0]
+                .starts_with("unknown `fallback_on` value \"Failure\"; did you mean \"failure\"?")
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(fallback_on = "open"));
+        assert!(errors[0].contains("there is no fallback"));
+    }
+
+    #[test]
+    fn mode_errors() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = "Observe"));
+        assert!(errors[0].starts_with("unknown mode \"Observe\"; did you mean \"observe\"?"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = "metrics_only"));
+        assert!(errors[0].starts_with("unknown mode \"metrics_only\"; did you mean \"observe\"?"));
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(mode = Mode::Observe));
+        assert!(errors[0].starts_with("write the mode as a string: `mode = \"observe\"`"));
+    }
+
+    #[test]
+    fn retry_control_arguments() {
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(budget = "payments", retry_if_ok = is_503, retry_after),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = retry_of(layer);
+        assert!(matches!(r.budget, Some(BudgetArg::Named(ref name)) if name.value() == "payments"));
+        assert!(matches!(r.retry_if_ok, Some(Predicate::Path(_))));
+        assert!(matches!(r.retry_after, Some(RetryAfterArg::Trait(_))));
+        let (layer, errors) = check(
+            Attr::Retry,
+            quote!(budget = "none", retry_after = |e: &E| e.wait()),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = retry_of(layer);
+        assert!(matches!(r.budget, Some(BudgetArg::None)));
+        assert!(matches!(
+            r.retry_after,
+            Some(RetryAfterArg::Fn(Predicate::Closure(_)))
+        ));
+        let (_, errors) = check(Attr::Retry, quote!(budget = "", retry_if_ok = 5));
+        assert!(errors[0].starts_with("`retry_if_ok` takes the name of a fn"));
+        assert!(errors[1].starts_with("the budget's name cannot be empty"));
+        let (_, errors) = check(Attr::Retry, quote!(budget = None));
+        assert_eq!(
+            errors,
+            ["`budget` takes a string: write `budget = \"none\"`"]
+        );
+    }
+
+    #[test]
+    fn duration_errors() {
+        let (_, errors) = check(
+            Attr::Retry,
+            quote!(delay = 100, max_delay = 5s, deadline = "5 parsecs"),
+        );
+        assert_eq!(
+            errors[0],
+            "a bare number is not a duration: write a unit in a string, like `delay = \"100ms\"` or `delay = \"100s\"`"
+        );
+        assert_eq!(
+            errors[1],
+            "write the duration as a string: `max_delay = \"5s\"`"
+        );
+        assert!(
+            errors[2].starts_with(
+                "invalid duration \"5 parsecs\": unknown unit `parsecs`\na duration is"
+            )
+        );
+    }
+
+    #[test]
+    fn jitter_errors() {
+        let (_, errors) = check(Attr::Retry, quote!(jitter = "ful"));
+        assert_eq!(
+            errors[0],
+            "unknown jitter \"ful\"; did you mean \"full\"?\nexpected one of: \"full\", \"equal\", \"decorrelated\", \"none\""
+        );
+        let (_, errors) = check(Attr::Retry, quote!(jitter = Jitter::Full));
+        assert_eq!(
+            errors[0],
+            "write the jitter as a string: `jitter = \"full\"`"
+        );
+    }
+
+    #[test]
+    fn names() {
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(""));
+        assert_eq!(errors, ["the breaker's name cannot be empty"]);
+        let mut errors = Errors::default();
+        let args: BreakerArgs = syn::parse2(quote!("x")).unwrap();
+        assert_eq!(lit_str(args.name.as_ref().unwrap()).unwrap().value(), "x");
+        let _ = name(args.name.unwrap(), &mut errors);
+        assert!(errors.is_empty());
+    }
+}
