@@ -1,48 +1,18 @@
 //! Parsing of the attribute arguments: `#[retry(attempts = 3, delay = "100ms")]`.
 //!
 //! This stage only reads the shape `key = value, ...` and remembers each value as an
-//! expression with the span of its key; what the values mean is checked in
-//! `validate.rs`. Mistakes that still leave the list readable (an unknown key, a key given
+//! expression with the span of its key; what the values mean is checked in `value.rs` and
+//! `validate.rs`. Each attribute has one table of keys (`Args::KEYS`): it drives the
+//! parsing, the list of valid keys, the suggestions for a misspelt key and the examples of
+//! the messages. Mistakes that still leave the list readable (an unknown key, a key given
 //! twice) are collected, so one compile reports all of them.
 
 use crate::errors::Errors;
-use proc_macro2::Span;
-use quote::ToTokens;
+use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, Token};
-
-mod kw {
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(failures);
-    syn::custom_keyword!(reset);
-    syn::custom_keyword!(probes);
-    syn::custom_keyword!(is_failure);
-    syn::custom_keyword!(fallback);
-    syn::custom_keyword!(fallback_on);
-    syn::custom_keyword!(store);
-    syn::custom_keyword!(enabled);
-    syn::custom_keyword!(attempts);
-    syn::custom_keyword!(delay);
-    syn::custom_keyword!(factor);
-    syn::custom_keyword!(max_delay);
-    syn::custom_keyword!(jitter);
-    syn::custom_keyword!(deadline);
-    syn::custom_keyword!(retry_if);
-    syn::custom_keyword!(on_retry);
-    syn::custom_keyword!(after);
-    syn::custom_keyword!(failure_rate);
-    syn::custom_keyword!(window);
-    syn::custom_keyword!(min_calls);
-    syn::custom_keyword!(slow);
-    syn::custom_keyword!(slow_rate);
-    syn::custom_keyword!(reset_max);
-    syn::custom_keyword!(mode);
-    syn::custom_keyword!(budget);
-    syn::custom_keyword!(retry_if_ok);
-    syn::custom_keyword!(retry_after);
-}
 
 /// The three attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,127 +34,14 @@ impl Attr {
     }
 
     /// The keys this version understands, in the order the docs list them.
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Attr::CircuitBreaker => &[
-                "name",
-                "failures",
-                "failure_rate",
-                "window",
-                "min_calls",
-                "slow",
-                "slow_rate",
-                "reset",
-                "reset_max",
-                "probes",
-                "is_failure",
-                "fallback",
-                "fallback_on",
-                "store",
-                "enabled",
-                "mode",
-                "crate",
-            ],
-            Attr::Retry => &[
-                "attempts",
-                "delay",
-                "factor",
-                "max_delay",
-                "jitter",
-                "deadline",
-                "retry_if",
-                "retry_if_ok",
-                "retry_after",
-                "budget",
-                "on_retry",
-                "crate",
-            ],
-            Attr::Timeout => &["after", "crate"],
+    fn keys(self) -> Vec<&'static KeyName> {
+        fn names<A: Args>() -> Vec<&'static KeyName> {
+            A::KEYS.iter().map(|row| &row.key).collect()
         }
-    }
-
-    /// Keys people bring from other libraries, and what to write instead.
-    fn aliases(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Attr::CircuitBreaker => &[
-                ("threshold", "failures"),
-                ("failure_threshold", "failures"),
-                ("max_failures", "failures"),
-                ("fail_max", "failures"),
-                ("recovery_timeout", "reset"),
-                ("reset_timeout", "reset"),
-                ("cooldown", "reset"),
-                ("open_for", "reset"),
-                ("half_open_calls", "probes"),
-                ("half_open_max_calls", "probes"),
-                ("trials", "probes"),
-                ("exceptions", "is_failure"),
-                ("expected_exception", "is_failure"),
-                ("failure_if", "is_failure"),
-                ("fallback_function", "fallback"),
-                ("fallback_when", "fallback_on"),
-                ("fallback_on_failure", "fallback_on"),
-                ("fallback_on_error", "fallback_on"),
-                ("backend", "store"),
-                ("storage", "store"),
-                ("state_store", "store"),
-                ("enable", "enabled"),
-                ("disabled", "enabled"),
-                ("failure_rate_threshold", "failure_rate"),
-                ("failure_ratio", "failure_rate"),
-                ("error_rate", "failure_rate"),
-                ("sliding_window", "window"),
-                ("sliding_window_size", "window"),
-                ("window_size", "window"),
-                ("minimum_calls", "min_calls"),
-                ("minimum_number_of_calls", "min_calls"),
-                ("min_requests", "min_calls"),
-                ("min_throughput", "min_calls"),
-                ("slow_call_duration_threshold", "slow"),
-                ("slow_threshold", "slow"),
-                ("slow_call_rate_threshold", "slow_rate"),
-                ("slow_ratio", "slow_rate"),
-                ("max_reset", "reset_max"),
-                ("max_open", "reset_max"),
-                ("reset_timeout_max", "reset_max"),
-                ("metrics_only", "mode"),
-                ("dry_run", "mode"),
-            ],
-            Attr::Retry => &[
-                ("max_attempts", "attempts"),
-                ("retries", "attempts"),
-                ("max_retries", "attempts"),
-                ("tries", "attempts"),
-                ("times", "attempts"),
-                ("stop_max_attempt_number", "attempts"),
-                ("wait", "delay"),
-                ("initial_delay", "delay"),
-                ("base_delay", "delay"),
-                ("wait_fixed", "delay"),
-                ("multiplier", "factor"),
-                ("backoff", "factor"),
-                ("max_wait", "max_delay"),
-                ("cap", "max_delay"),
-                ("stop_max_delay", "deadline"),
-                ("max_elapsed", "deadline"),
-                ("retry_on", "retry_if"),
-                ("retry_on_exception", "retry_if"),
-                ("when", "retry_if"),
-                ("before_sleep", "on_retry"),
-                ("on_error", "on_retry"),
-                ("retry_budget", "budget"),
-                ("retry_on_result", "retry_if_ok"),
-                ("retry_if_result", "retry_if_ok"),
-                ("retry_on_ok", "retry_if_ok"),
-                ("honor_retry_after", "retry_after"),
-                ("respect_retry_after", "retry_after"),
-            ],
-            Attr::Timeout => &[
-                ("duration", "after"),
-                ("limit", "after"),
-                ("secs", "after"),
-                ("ms", "after"),
-            ],
+            Attr::CircuitBreaker => names::<BreakerArgs>(),
+            Attr::Retry => names::<RetryArgs>(),
+            Attr::Timeout => names::<TimeoutArgs>(),
         }
     }
 }
@@ -193,6 +50,8 @@ impl Attr {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Key {
     pub(crate) name: &'static str,
+    /// The key with a value, for messages: `failures = 5`.
+    pub(crate) example: &'static str,
     pub(crate) span: Span,
     /// Given without a key: the name of `#[circuit_breaker("name")]`, the duration of
     /// `#[timeout("3s")]`.
@@ -256,222 +115,425 @@ pub(crate) struct TimeoutArgs {
     pub(crate) errors: Errors,
 }
 
+/// What a key is called: by failfast, in the messages, and by other libraries.
+struct KeyName {
+    name: &'static str,
+    /// The key with a value, for messages: `failures = 5`.
+    example: &'static str,
+    /// Names other libraries give this key, for "did you mean".
+    aliases: &'static [&'static str],
+}
+
+/// One row of an attribute's table of keys.
+pub(crate) struct KeyRow<A> {
+    key: KeyName,
+    /// The field of the arguments the value goes to.
+    slot: fn(&mut A) -> &mut Option<Arg>,
+    /// Another way to say the same thing (`failures` and `failure_rate`): given both, the
+    /// second one written is an error.
+    excludes: Option<fn(&A) -> &Option<Arg>>,
+    /// The key may be written alone, without `= value` (`retry_after`).
+    alone: bool,
+}
+
+/// A row `name`, written `example`, also called `aliases`, whose value goes to `slot`.
+const fn key<A>(
+    name: &'static str,
+    example: &'static str,
+    aliases: &'static [&'static str],
+    slot: fn(&mut A) -> &mut Option<Arg>,
+) -> KeyRow<A> {
+    KeyRow {
+        key: KeyName {
+            name,
+            example,
+            aliases,
+        },
+        slot,
+        excludes: None,
+        alone: false,
+    }
+}
+
+/// The arguments of one attribute: its table of keys and what it accepts besides them.
+///
+/// A new key is a row of `KEYS` and a field of the arguments struct; then its value parser
+/// (`value.rs`) and its expansion (`expand.rs`).
+pub(crate) trait Args: Default + 'static {
+    const ATTR: Attr;
+    /// Every key, in the order the docs list them.
+    const KEYS: &'static [KeyRow<Self>];
+
+    fn errors(&mut self) -> &mut Errors;
+
+    /// The `crate = path` override.
+    fn krate(&mut self) -> &mut Option<Arg>;
+
+    /// The key of the argument ahead when it is written without one (`first`: it is the
+    /// first argument).
+    fn positional(_input: ParseStream, _first: bool) -> Option<&'static str> {
+        None
+    }
+
+    /// The message for a literal written where a key belongs.
+    fn stray_literal(value: &Expr, first: bool) -> String;
+}
+
+impl Args for BreakerArgs {
+    const ATTR: Attr = Attr::CircuitBreaker;
+    const KEYS: &'static [KeyRow<Self>] = &[
+        key("name", "name = \"sales_api\"", &[], |a| &mut a.name),
+        KeyRow {
+            excludes: Some(|a| &a.failure_rate),
+            ..key(
+                "failures",
+                "failures = 5",
+                &["threshold", "failure_threshold", "max_failures", "fail_max"],
+                |a| &mut a.failures,
+            )
+        },
+        KeyRow {
+            excludes: Some(|a| &a.failures),
+            ..key(
+                "failure_rate",
+                "failure_rate = 0.5",
+                &["failure_rate_threshold", "failure_ratio", "error_rate"],
+                |a| &mut a.failure_rate,
+            )
+        },
+        key(
+            "window",
+            "window = 100",
+            &["sliding_window", "sliding_window_size", "window_size"],
+            |a| &mut a.window,
+        ),
+        key(
+            "min_calls",
+            "min_calls = 10",
+            &[
+                "minimum_calls",
+                "minimum_number_of_calls",
+                "min_requests",
+                "min_throughput",
+            ],
+            |a| &mut a.min_calls,
+        ),
+        key(
+            "slow",
+            "slow = \"2s\"",
+            &["slow_call_duration_threshold", "slow_threshold"],
+            |a| &mut a.slow,
+        ),
+        key(
+            "slow_rate",
+            "slow_rate = 0.8",
+            &["slow_call_rate_threshold", "slow_ratio"],
+            |a| &mut a.slow_rate,
+        ),
+        key(
+            "reset",
+            "reset = \"60s\"",
+            &["recovery_timeout", "reset_timeout", "cooldown", "open_for"],
+            |a| &mut a.reset,
+        ),
+        key(
+            "reset_max",
+            "reset_max = \"10m\"",
+            &["max_reset", "max_open", "reset_timeout_max"],
+            |a| &mut a.reset_max,
+        ),
+        key(
+            "probes",
+            "probes = 1",
+            &["half_open_calls", "half_open_max_calls", "trials"],
+            |a| &mut a.probes,
+        ),
+        key(
+            "is_failure",
+            "is_failure = is_transient",
+            &["exceptions", "expected_exception", "failure_if"],
+            |a| &mut a.is_failure,
+        ),
+        key(
+            "fallback",
+            "fallback = cached_answer",
+            &["fallback_function"],
+            |a| &mut a.fallback,
+        ),
+        key(
+            "fallback_on",
+            "fallback_on = \"failure\"",
+            &["fallback_when", "fallback_on_failure", "fallback_on_error"],
+            |a| &mut a.fallback_on,
+        ),
+        key(
+            "store",
+            "store = failfast::InProcess",
+            &["backend", "storage", "state_store"],
+            |a| &mut a.store,
+        ),
+        key("enabled", "enabled = true", &["enable", "disabled"], |a| {
+            &mut a.enabled
+        }),
+        key(
+            "mode",
+            "mode = \"observe\"",
+            &["metrics_only", "dry_run"],
+            |a| &mut a.mode,
+        ),
+        key("crate", CRATE_EXAMPLE, &[], |a| &mut a.krate),
+    ];
+
+    fn errors(&mut self) -> &mut Errors {
+        &mut self.errors
+    }
+
+    fn krate(&mut self) -> &mut Option<Arg> {
+        &mut self.krate
+    }
+
+    /// `#[circuit_breaker("sales_api", ..)]`
+    fn positional(input: ParseStream, first: bool) -> Option<&'static str> {
+        (first && input.peek(syn::LitStr)).then_some("name")
+    }
+
+    fn stray_literal(value: &Expr, first: bool) -> String {
+        if first {
+            "the first argument of #[circuit_breaker] is the breaker's name, a string: \
+             #[circuit_breaker(\"sales_api\", failures = 5)]"
+        } else if matches!(
+            value,
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(_),
+                ..
+            })
+        ) {
+            "the breaker's name comes first: #[circuit_breaker(\"sales_api\", failures = 5)], \
+             or write it as `name = \"sales_api\"`"
+        } else {
+            "#[circuit_breaker] takes an optional name first, then `key = value` \
+             arguments: #[circuit_breaker(\"sales_api\", failures = 5)]"
+        }
+        .to_owned()
+    }
+}
+
+impl Args for RetryArgs {
+    const ATTR: Attr = Attr::Retry;
+    const KEYS: &'static [KeyRow<Self>] = &[
+        key(
+            "attempts",
+            "attempts = 3",
+            &[
+                "max_attempts",
+                "retries",
+                "max_retries",
+                "tries",
+                "times",
+                "stop_max_attempt_number",
+            ],
+            |a| &mut a.attempts,
+        ),
+        key(
+            "delay",
+            "delay = \"100ms\"",
+            &["wait", "initial_delay", "base_delay", "wait_fixed"],
+            |a| &mut a.delay,
+        ),
+        key("factor", "factor = 2.0", &["multiplier", "backoff"], |a| {
+            &mut a.factor
+        }),
+        key(
+            "max_delay",
+            "max_delay = \"10s\"",
+            &["max_wait", "cap"],
+            |a| &mut a.max_delay,
+        ),
+        key("jitter", "jitter = \"full\"", &[], |a| &mut a.jitter),
+        key(
+            "deadline",
+            "deadline = \"30s\"",
+            &["stop_max_delay", "max_elapsed"],
+            |a| &mut a.deadline,
+        ),
+        key(
+            "retry_if",
+            "retry_if = is_transient",
+            &["retry_on", "retry_on_exception", "when"],
+            |a| &mut a.retry_if,
+        ),
+        key(
+            "retry_if_ok",
+            "retry_if_ok = is_unavailable",
+            &["retry_on_result", "retry_if_result", "retry_on_ok"],
+            |a| &mut a.retry_if_ok,
+        ),
+        KeyRow {
+            alone: true,
+            ..key(
+                "retry_after",
+                "retry_after = server_hint",
+                &["honor_retry_after", "respect_retry_after"],
+                |a| &mut a.retry_after,
+            )
+        },
+        key("budget", "budget = \"payments\"", &["retry_budget"], |a| {
+            &mut a.budget
+        }),
+        key(
+            "on_retry",
+            "on_retry = log_retry",
+            &["before_sleep", "on_error"],
+            |a| &mut a.on_retry,
+        ),
+        key("crate", CRATE_EXAMPLE, &[], |a| &mut a.krate),
+    ];
+
+    fn errors(&mut self) -> &mut Errors {
+        &mut self.errors
+    }
+
+    fn krate(&mut self) -> &mut Option<Arg> {
+        &mut self.krate
+    }
+
+    fn stray_literal(value: &Expr, _first: bool) -> String {
+        format!(
+            "#[retry] takes only `key = value` arguments{}",
+            match value {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(int), ..
+                }) => format!(": write `attempts = {}`", int.base10_digits()),
+                _ => ", like #[retry(attempts = 3, delay = \"100ms\")]".to_owned(),
+            }
+        )
+    }
+}
+
+impl Args for TimeoutArgs {
+    const ATTR: Attr = Attr::Timeout;
+    const KEYS: &'static [KeyRow<Self>] = &[
+        key(
+            "after",
+            "after = \"3s\"",
+            &["duration", "limit", "secs", "ms"],
+            |a| &mut a.after,
+        ),
+        key("crate", CRATE_EXAMPLE, &[], |a| &mut a.krate),
+    ];
+
+    fn errors(&mut self) -> &mut Errors {
+        &mut self.errors
+    }
+
+    fn krate(&mut self) -> &mut Option<Arg> {
+        &mut self.krate
+    }
+
+    /// `#[timeout("3s")]`, `#[timeout(LIMIT)]`, `#[timeout(Duration::from_secs(3))]`: any
+    /// first argument that is not `key = value`.
+    fn positional(input: ParseStream, first: bool) -> Option<&'static str> {
+        let keyed = input.peek(Ident::peek_any) && input.peek2(Token![=]);
+        (first && !keyed).then_some("after")
+    }
+
+    fn stray_literal(_value: &Expr, _first: bool) -> String {
+        "the duration comes first: #[timeout(\"3s\")], or write `after = \"3s\"`".to_owned()
+    }
+}
+
+const CRATE_EXAMPLE: &str = "crate = ::failfast";
+
 impl Parse for BreakerArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attr = Attr::CircuitBreaker;
-        let mut args = BreakerArgs::default();
-        let errors = &mut args.errors;
-        let mut first = true;
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if first && input.peek(syn::LitStr) {
-                let value: Expr = input.parse()?;
-                let key = Key::positional("name", value.span());
-                set_once(&mut args.name, Arg { key, value }, errors);
-            } else if lookahead.peek(kw::name) {
-                set_keyed::<kw::name>(input, "name", &mut args.name, errors)?;
-            } else if lookahead.peek(kw::failures) {
-                let key = key::<kw::failures>(input, "failures")?;
-                one_policy(&args.failure_rate, key, errors);
-                set_once(&mut args.failures, keyed(input, key)?, errors);
-            } else if lookahead.peek(kw::failure_rate) {
-                let key = key::<kw::failure_rate>(input, "failure_rate")?;
-                one_policy(&args.failures, key, errors);
-                set_once(&mut args.failure_rate, keyed(input, key)?, errors);
-            } else if lookahead.peek(kw::window) {
-                set_keyed::<kw::window>(input, "window", &mut args.window, errors)?;
-            } else if lookahead.peek(kw::min_calls) {
-                set_keyed::<kw::min_calls>(input, "min_calls", &mut args.min_calls, errors)?;
-            } else if lookahead.peek(kw::slow) {
-                set_keyed::<kw::slow>(input, "slow", &mut args.slow, errors)?;
-            } else if lookahead.peek(kw::slow_rate) {
-                set_keyed::<kw::slow_rate>(input, "slow_rate", &mut args.slow_rate, errors)?;
-            } else if lookahead.peek(kw::reset) {
-                set_keyed::<kw::reset>(input, "reset", &mut args.reset, errors)?;
-            } else if lookahead.peek(kw::reset_max) {
-                set_keyed::<kw::reset_max>(input, "reset_max", &mut args.reset_max, errors)?;
-            } else if lookahead.peek(kw::mode) {
-                set_keyed::<kw::mode>(input, "mode", &mut args.mode, errors)?;
-            } else if lookahead.peek(kw::probes) {
-                set_keyed::<kw::probes>(input, "probes", &mut args.probes, errors)?;
-            } else if lookahead.peek(kw::is_failure) {
-                set_keyed::<kw::is_failure>(input, "is_failure", &mut args.is_failure, errors)?;
-            } else if lookahead.peek(kw::fallback_on) {
-                set_keyed::<kw::fallback_on>(input, "fallback_on", &mut args.fallback_on, errors)?;
-            } else if lookahead.peek(kw::fallback) {
-                set_keyed::<kw::fallback>(input, "fallback", &mut args.fallback, errors)?;
-            } else if lookahead.peek(kw::store) {
-                set_keyed::<kw::store>(input, "store", &mut args.store, errors)?;
-            } else if lookahead.peek(kw::enabled) {
-                set_keyed::<kw::enabled>(input, "enabled", &mut args.enabled, errors)?;
-            } else if lookahead.peek(Token![crate]) {
-                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
-            } else if input.peek(Ident::peek_any) {
-                other_key(input, attr, first, errors)?;
-            } else if input.peek(Lit) {
-                let value: Expr = input.parse()?;
-                let message = if first {
-                    "the first argument of #[circuit_breaker] is the breaker's name, a string: \
-                     #[circuit_breaker(\"sales_api\", failures = 5)]"
-                } else if matches!(
-                    value,
-                    Expr::Lit(syn::ExprLit {
-                        lit: Lit::Str(_),
-                        ..
-                    })
-                ) {
-                    "the breaker's name comes first: #[circuit_breaker(\"sales_api\", failures = 5)], \
-                     or write it as `name = \"sales_api\"`"
-                } else {
-                    "#[circuit_breaker] takes an optional name first, then `key = value` \
-                     arguments: #[circuit_breaker(\"sales_api\", failures = 5)]"
-                };
-                errors.error(value.span(), message);
-            } else {
-                return Err(lookahead.error());
-            }
-            first = false;
-            comma(input, attr)?;
-        }
-        Ok(args)
+        parse_args(input)
     }
 }
 
 impl Parse for RetryArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attr = Attr::Retry;
-        let mut args = RetryArgs::default();
-        let errors = &mut args.errors;
-        let mut first = true;
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::attempts) {
-                set_keyed::<kw::attempts>(input, "attempts", &mut args.attempts, errors)?;
-            } else if lookahead.peek(kw::delay) {
-                set_keyed::<kw::delay>(input, "delay", &mut args.delay, errors)?;
-            } else if lookahead.peek(kw::factor) {
-                set_keyed::<kw::factor>(input, "factor", &mut args.factor, errors)?;
-            } else if lookahead.peek(kw::max_delay) {
-                set_keyed::<kw::max_delay>(input, "max_delay", &mut args.max_delay, errors)?;
-            } else if lookahead.peek(kw::jitter) {
-                set_keyed::<kw::jitter>(input, "jitter", &mut args.jitter, errors)?;
-            } else if lookahead.peek(kw::deadline) {
-                set_keyed::<kw::deadline>(input, "deadline", &mut args.deadline, errors)?;
-            } else if lookahead.peek(kw::retry_if) {
-                set_keyed::<kw::retry_if>(input, "retry_if", &mut args.retry_if, errors)?;
-            } else if lookahead.peek(kw::retry_if_ok) {
-                set_keyed::<kw::retry_if_ok>(input, "retry_if_ok", &mut args.retry_if_ok, errors)?;
-            } else if lookahead.peek(kw::retry_after) {
-                let key = key::<kw::retry_after>(input, "retry_after")?;
-                // `retry_after` alone: the error type's own `RetryAfter` impl.
-                let arg = if input.peek(Token![=]) {
-                    keyed(input, key)?
-                } else {
-                    Arg {
-                        key,
-                        value: Expr::Verbatim(proc_macro2::TokenStream::new()),
-                    }
-                };
-                set_once(&mut args.retry_after, arg, errors);
-            } else if lookahead.peek(kw::budget) {
-                set_keyed::<kw::budget>(input, "budget", &mut args.budget, errors)?;
-            } else if lookahead.peek(kw::on_retry) {
-                set_keyed::<kw::on_retry>(input, "on_retry", &mut args.on_retry, errors)?;
-            } else if lookahead.peek(Token![crate]) {
-                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
-            } else if input.peek(Ident::peek_any) {
-                other_key(input, attr, first, errors)?;
-            } else if input.peek(Lit) {
-                let value: Expr = input.parse()?;
-                errors.error(
-                    value.span(),
-                    format!(
-                        "#[retry] takes only `key = value` arguments{}",
-                        match &value {
-                            Expr::Lit(syn::ExprLit {
-                                lit: Lit::Int(int), ..
-                            }) => format!(": write `attempts = {}`", int.base10_digits()),
-                            _ => ", like #[retry(attempts = 3, delay = \"100ms\")]".to_owned(),
-                        }
-                    ),
-                );
-            } else {
-                return Err(lookahead.error());
-            }
-            first = false;
-            comma(input, attr)?;
-        }
-        Ok(args)
+        parse_args(input)
     }
 }
 
 impl Parse for TimeoutArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attr = Attr::Timeout;
-        let mut args = TimeoutArgs::default();
-        let errors = &mut args.errors;
-        let mut first = true;
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::after) {
-                set_keyed::<kw::after>(input, "after", &mut args.after, errors)?;
-            } else if lookahead.peek(Token![crate]) {
-                set_keyed::<Token![crate]>(input, "crate", &mut args.krate, errors)?;
-            } else if input.peek(Ident::peek_any) && input.peek2(Token![=]) {
-                other_key(input, attr, first, errors)?;
-            } else if first {
-                // `#[timeout("3s")]`, `#[timeout(LIMIT)]`, `#[timeout(Duration::from_secs(3))]`
-                let value: Expr = input.parse()?;
-                let key = Key::positional("after", value.span());
-                set_once(&mut args.after, Arg { key, value }, errors);
-            } else if input.peek(Ident::peek_any) {
-                other_key(input, attr, first, errors)?;
-            } else if input.peek(Lit) {
-                let value: Expr = input.parse()?;
-                errors.error(
-                    value.span(),
-                    "the duration comes first: #[timeout(\"3s\")], or write `after = \"3s\"`",
-                );
-            } else {
-                return Err(lookahead.error());
+        parse_args(input)
+    }
+}
+
+/// Reads `key = value, ...` through the table of `A`.
+fn parse_args<A: Args>(input: ParseStream) -> syn::Result<A> {
+    let mut args = A::default();
+    let mut errors = Errors::default();
+    let mut first = true;
+    while !input.is_empty() {
+        if let Some(row) = row_ahead::<A>(input) {
+            let ident = Ident::parse_any(input)?;
+            let key = Key::new(&row.key, ident.span(), false);
+            if let Some(other) = row.excludes {
+                one_policy(other(&args), key, &mut errors);
             }
-            first = false;
-            comma(input, attr)?;
+            let arg = if row.alone && !input.peek(Token![=]) {
+                Arg {
+                    key,
+                    value: Expr::Verbatim(TokenStream::new()),
+                }
+            } else {
+                keyed(input, key)?
+            };
+            set_once((row.slot)(&mut args), arg, &mut errors);
+        } else if let Some(row) = A::positional(input, first).and_then(row_named::<A>) {
+            let value: Expr = input.parse()?;
+            let key = Key::new(&row.key, value.span(), true);
+            set_once((row.slot)(&mut args), Arg { key, value }, &mut errors);
+        } else if input.peek(Ident::peek_any) {
+            other_key(input, A::ATTR, first, &mut errors)?;
+        } else if input.peek(Lit) {
+            let value: Expr = input.parse()?;
+            errors.error(value.span(), A::stray_literal(&value, first));
+        } else {
+            return Err(input.error(expected_keys::<A>()));
         }
-        Ok(args)
+        first = false;
+        comma(input, A::ATTR)?;
+    }
+    *args.errors() = errors;
+    Ok(args)
+}
+
+/// The row of the key ahead, if a key of `A` is ahead (`crate` included: `parse_any`
+/// reads keywords too).
+fn row_ahead<A: Args>(input: ParseStream) -> Option<&'static KeyRow<A>> {
+    let ident = Ident::parse_any(&input.fork()).ok()?;
+    A::KEYS.iter().find(|row| ident == row.key.name)
+}
+
+fn row_named<A: Args>(name: &str) -> Option<&'static KeyRow<A>> {
+    A::KEYS.iter().find(|row| row.key.name == name)
+}
+
+/// What the parser expected instead of the token ahead, as syn words it.
+fn expected_keys<A: Args>() -> String {
+    let keys: Vec<String> = A::KEYS
+        .iter()
+        .map(|row| format!("`{}`", row.key.name))
+        .collect();
+    match keys.as_slice() {
+        [one, other] => format!("expected {one} or {other}"),
+        _ => format!("expected one of: {}", keys.join(", ")),
     }
 }
 
 impl Key {
-    fn positional(name: &'static str, span: Span) -> Key {
+    fn new(key: &KeyName, span: Span, positional: bool) -> Key {
         Key {
-            name,
+            name: key.name,
+            example: key.example,
             span,
-            positional: true,
+            positional,
         }
     }
-}
-
-/// Parses the keyword `K` and remembers it as the key `name`.
-fn key<K: Parse + ToTokens>(input: ParseStream, name: &'static str) -> syn::Result<Key> {
-    let keyword: K = input.parse()?;
-    Ok(Key {
-        name,
-        span: keyword.span(),
-        positional: false,
-    })
-}
-
-/// Parses `key = value` for keyword `K` into `slot` (an error if it is already set).
-fn set_keyed<K: Parse + ToTokens>(
-    input: ParseStream,
-    name: &'static str,
-    slot: &mut Option<Arg>,
-    errors: &mut Errors,
-) -> syn::Result<()> {
-    let key = key::<K>(input, name)?;
-    set_once(slot, keyed(input, key)?, errors);
-    Ok(())
 }
 
 /// Parses the `= value` after `key`.
@@ -479,18 +541,14 @@ fn keyed(input: ParseStream, key: Key) -> syn::Result<Arg> {
     if !input.peek(Token![=]) {
         return Err(syn::Error::new(
             key.span,
-            format!("`{}` needs a value: `{}`", key.name, example(key.name)),
+            format!("`{}` needs a value: `{}`", key.name, key.example),
         ));
     }
     let eq: Token![=] = input.parse()?;
     if input.is_empty() || input.peek(Token![,]) {
         return Err(syn::Error::new(
             eq.span,
-            format!(
-                "`{}` needs a value after `=`: `{}`",
-                key.name,
-                example(key.name)
-            ),
+            format!("`{}` needs a value after `=`: `{}`", key.name, key.example),
         ));
     }
     let value = input.parse()?;
@@ -573,17 +631,17 @@ fn other_key(input: ParseStream, attr: Attr, first: bool, errors: &mut Errors) -
 
 fn unknown_key_message(attr: Attr, written: &str) -> String {
     let keys = attr.keys();
+    let names: Vec<&'static str> = keys.iter().map(|key| key.name).collect();
     let mut message = format!("unknown argument `{written}` for #[{}]", attr.name());
     let lower = written.to_ascii_lowercase();
-    let alias = attr
-        .aliases()
+    let alias = keys
         .iter()
-        .find(|(alias, _)| *alias == lower)
-        .map(|(_, key)| *key);
-    let other = Attr::ALL
-        .into_iter()
-        .find(|other| *other != attr && other.keys().contains(&written) && written != "crate");
-    if let Some(key) = alias.or_else(|| nearest(&lower, keys)) {
+        .find(|key| key.aliases.contains(&lower.as_str()))
+        .map(|key| key.name);
+    let other = Attr::ALL.into_iter().find(|other| {
+        *other != attr && other.keys().iter().any(|key| key.name == written) && written != "crate"
+    });
+    if let Some(key) = alias.or_else(|| nearest(&lower, &names)) {
         message += &format!("; did you mean `{key}`?");
         if key == "attempts" && matches!(lower.as_str(), "retries" | "max_retries") {
             message += " (`attempts` counts the first call too)";
@@ -600,17 +658,27 @@ fn unknown_key_message(attr: Attr, written: &str) -> String {
         message += "; the time the breaker stays open is `reset`; for a limit per call \
                     stack #[timeout(\"3s\")] below #[circuit_breaker]";
     }
-    message += &format!("\nexpected one of: {}", keys.join(", "));
+    message += &format!("\nexpected one of: {}", names.join(", "));
     message
 }
 
 /// The valid key closest to `written`, when it is close enough to be a typo.
 fn nearest(written: &str, keys: &[&'static str]) -> Option<&'static str> {
-    keys.iter()
-        .map(|key| (edit_distance(written, key), *key))
-        .filter(|(distance, key)| *distance <= (key.len() / 3).max(1))
+    closest(written, keys, |key| (key.len() / 3).max(1))
+}
+
+/// The candidate closest to `written`, if it is at most `max_edits(candidate)` edits away.
+pub(crate) fn closest(
+    written: &str,
+    candidates: &[&'static str],
+    max_edits: impl Fn(&str) -> usize,
+) -> Option<&'static str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(written, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= max_edits(candidate))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
+        .map(|(_, candidate)| candidate)
 }
 
 /// Levenshtein distance over chars.
@@ -631,46 +699,10 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// How a key is written, for "needs a value" errors.
-pub(crate) fn example(key: &str) -> &'static str {
-    match key {
-        "name" => "name = \"sales_api\"",
-        "failures" => "failures = 5",
-        "reset" => "reset = \"60s\"",
-        "probes" => "probes = 1",
-        "is_failure" => "is_failure = is_transient",
-        "fallback" => "fallback = cached_answer",
-        "fallback_on" => "fallback_on = \"failure\"",
-        "store" => "store = failfast::InProcess",
-        "enabled" => "enabled = true",
-        "crate" => "crate = ::failfast",
-        "attempts" => "attempts = 3",
-        "delay" => "delay = \"100ms\"",
-        "factor" => "factor = 2.0",
-        "max_delay" => "max_delay = \"10s\"",
-        "jitter" => "jitter = \"full\"",
-        "deadline" => "deadline = \"30s\"",
-        "retry_if" => "retry_if = is_transient",
-        "on_retry" => "on_retry = log_retry",
-        "after" => "after = \"3s\"",
-        "failure_rate" => "failure_rate = 0.5",
-        "window" => "window = 100",
-        "min_calls" => "min_calls = 10",
-        "slow" => "slow = \"2s\"",
-        "slow_rate" => "slow_rate = 0.8",
-        "reset_max" => "reset_max = \"10m\"",
-        "mode" => "mode = \"observe\"",
-        "budget" => "budget = \"payments\"",
-        "retry_if_ok" => "retry_if_ok = is_unavailable",
-        "retry_after" => "retry_after = server_hint",
-        _ => "key = value",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quote::quote;
+    use quote::{ToTokens, quote};
 
     fn errors_of(errors: Errors) -> Vec<String> {
         match errors.into_result() {
@@ -880,9 +912,10 @@ mod tests {
 
     #[test]
     fn nearest_only_when_close() {
-        assert_eq!(nearest("attemps", Attr::Retry.keys()), Some("attempts"));
-        assert_eq!(nearest("dely", Attr::Retry.keys()), Some("delay"));
-        assert_eq!(nearest("banana", Attr::Retry.keys()), None);
+        let keys: Vec<&str> = Attr::Retry.keys().iter().map(|key| key.name).collect();
+        assert_eq!(nearest("attemps", &keys), Some("attempts"));
+        assert_eq!(nearest("dely", &keys), Some("delay"));
+        assert_eq!(nearest("banana", &keys), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -7,7 +7,7 @@
 //! retried method borrows `self`, a fallback gets plain parameter names. Every problem is
 //! recorded; nothing stops at the first one.
 
-use crate::args::{Attr, BreakerArgs, RetryArgs, TimeoutArgs};
+use crate::args::{Args, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
 use crate::ast::{Breaker, Dur, Layer, LayerKind, RawLayer, Retry, RetryAfterArg, Timeout};
 use crate::errors::Errors;
 use crate::signature::{self, FnSig};
@@ -15,29 +15,25 @@ use crate::value::{
     FallbackOn, budget, count, duration, factor, fallback_on, jitter, krate, mode, name, path,
     predicate, rate, window,
 };
+use proc_macro2::TokenStream;
+use syn::parse::Parse;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ItemFn, Lit};
+use syn::{Expr, ExprLit, ItemFn, Lit, Path};
 
 /// Parses and checks one attribute's arguments.
 pub(crate) fn layer(raw: RawLayer, errors: &mut Errors) -> Option<Layer> {
     let RawLayer { attr, span, args } = raw;
     let (krate, kind) = match attr {
         Attr::CircuitBreaker => {
-            let mut args: BreakerArgs = errors.ok(syn::parse2(args))?;
-            errors.append(std::mem::take(&mut args.errors));
-            let krate = krate(args.krate.take(), errors);
+            let (args, krate) = parse::<BreakerArgs>(args, errors)?;
             (krate, LayerKind::Breaker(breaker(args, errors)))
         }
         Attr::Retry => {
-            let mut args: RetryArgs = errors.ok(syn::parse2(args))?;
-            errors.append(std::mem::take(&mut args.errors));
-            let krate = krate(args.krate.take(), errors);
+            let (args, krate) = parse::<RetryArgs>(args, errors)?;
             (krate, LayerKind::Retry(retry(args, errors)))
         }
         Attr::Timeout => {
-            let mut args: TimeoutArgs = errors.ok(syn::parse2(args))?;
-            errors.append(std::mem::take(&mut args.errors));
-            let krate = krate(args.krate.take(), errors);
+            let (args, krate) = parse::<TimeoutArgs>(args, errors)?;
             let Some(after) = args.after else {
                 errors.error(
                     span,
@@ -55,6 +51,14 @@ pub(crate) fn layer(raw: RawLayer, errors: &mut Errors) -> Option<Layer> {
         krate,
         kind,
     })
+}
+
+/// Parses the arguments of one attribute, keeping their errors, and reads `crate = path`.
+fn parse<A: Args + Parse>(tokens: TokenStream, errors: &mut Errors) -> Option<(A, Path)> {
+    let mut args: A = errors.ok(syn::parse2(tokens))?;
+    errors.append(std::mem::take(args.errors()));
+    let krate = krate(args.krate().take(), errors);
+    Some((args, krate))
 }
 
 fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {

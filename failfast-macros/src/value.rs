@@ -2,7 +2,7 @@
 //! values picked from a few names. Each parser reads one `key = value` and records what is
 //! wrong with it; what the arguments mean together is `validate.rs`'s business.
 
-use crate::args::{Arg, example};
+use crate::args::Arg;
 use crate::ast::{BudgetArg, Dur, Predicate, WindowArg};
 use crate::duration;
 use crate::errors::Errors;
@@ -65,7 +65,7 @@ pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitF
                 }
                 _ => match trimmed.parse::<f64>() {
                     Ok(number) => format!("`{name} = {number:?}`"),
-                    Err(_) => format!("`{}`", example(name)),
+                    Err(_) => format!("`{}`", arg.key.example),
                 },
             };
             errors.error(
@@ -79,7 +79,7 @@ pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitF
                 other.span(),
                 format!(
                     "`{name}` must be a number greater than 0 and at most 1, like `{}`",
-                    example(name)
+                    arg.key.example
                 ),
             );
             return None;
@@ -353,7 +353,10 @@ pub(crate) fn count(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Optio
         other => {
             errors.error(
                 other.span(),
-                format!("`{name}` must be a whole number, like `{}`", example(name)),
+                format!(
+                    "`{name}` must be a whole number, like `{}`",
+                    arg.key.example
+                ),
             );
             return None;
         }
@@ -519,7 +522,7 @@ pub(crate) fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
                 lit.span(),
                 format!(
                     "`{name}` must be a duration, like `{}`, or an expression of type std::time::Duration",
-                    example(name)
+                    arg.key.example
                 ),
             );
             None
@@ -540,8 +543,7 @@ pub(crate) fn predicate(arg: Arg, errors: &mut Errors) -> Option<Predicate> {
                 other.span(),
                 format!(
                     "`{}` takes the name of a fn (or a closure), like `{}`",
-                    arg.key.name,
-                    example(arg.key.name)
+                    arg.key.name, arg.key.example
                 ),
             );
             None
@@ -559,8 +561,7 @@ pub(crate) fn path(arg: &Arg, errors: &mut Errors) -> Option<Path> {
                 other.span(),
                 format!(
                     "`{}` takes the name of a fn, like `{}`",
-                    arg.key.name,
-                    example(arg.key.name)
+                    arg.key.name, arg.key.example
                 ),
             );
             None
