@@ -7,13 +7,13 @@
 //! retried method borrows `self`, a fallback gets plain parameter names. Every problem is
 //! recorded; nothing stops at the first one.
 
-use crate::args::{Args, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
+use crate::args::{Arg, Args, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
 use crate::ast::{Breaker, Dur, Layer, LayerKind, RawLayer, Retry, RetryAfterArg, Timeout};
 use crate::errors::Errors;
 use crate::signature::{self, FnSig};
 use crate::value::{
-    FallbackOn, budget, count, duration, factor, fallback_on, jitter, krate, mode, name, path,
-    predicate, rate, window,
+    FALLBACK_ON, FallbackOn, JITTER, MODE, budget, choose, count, duration, factor, krate, name,
+    path, predicate, rate, variant, window,
 };
 use proc_macro2::TokenStream;
 use syn::parse::Parse;
@@ -127,9 +127,10 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
             )
         }),
         is_failure: args.is_failure.and_then(|arg| predicate(arg, errors)),
-        fallback_on_failure: args.fallback_on.as_ref().is_some_and(|arg| {
-            fallback_on(arg, args.fallback.is_some(), errors) == Some(FallbackOn::Failure)
-        }),
+        fallback_on_failure: args
+            .fallback_on
+            .as_ref()
+            .is_some_and(|arg| fallback_on_failure(arg, args.fallback.is_some(), errors)),
         fallback: args.fallback.and_then(|arg| path(&arg, errors)),
         store: args.store.map(|arg| Box::new(arg.value)),
         enabled: args.enabled.and_then(|arg| match arg.value {
@@ -140,7 +141,7 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
             }) if flag.value => None,
             value => Some(value),
         }),
-        mode: args.mode.and_then(|arg| mode(&arg, errors)),
+        mode: args.mode.and_then(|arg| variant(&arg, &MODE, errors)),
     }
 }
 
@@ -179,6 +180,20 @@ fn window_needs_a_rate(args: &BreakerArgs, errors: &mut Errors) {
     }
 }
 
+/// `fallback_on = "failure"`: the fallback also answers a call that failed. `fallback_on`
+/// says when the fallback answers, so it needs a `fallback` (its value is checked anyway).
+fn fallback_on_failure(fallback_on: &Arg, has_fallback: bool, errors: &mut Errors) -> bool {
+    if !has_fallback {
+        errors.error(
+            fallback_on.key.span,
+            "`fallback_on` says when the fallback answers, but there is no fallback: add \
+             `fallback = my_fallback`, a fn with the same parameters and return type",
+        );
+    }
+    let on = choose(fallback_on, &FALLBACK_ON, errors);
+    has_fallback && on.is_some_and(|(on, _)| on == FallbackOn::Failure)
+}
+
 /// The runtime's default `reset`: 60s.
 const DEFAULT_RESET_NANOS: u64 = 60_000_000_000;
 
@@ -214,7 +229,7 @@ fn retry(args: RetryArgs, errors: &mut Errors) -> Retry {
         delay: args.delay.and_then(|arg| duration(&arg, errors)),
         factor: args.factor.and_then(|arg| factor(&arg, errors)),
         max_delay: args.max_delay.and_then(|arg| duration(&arg, errors)),
-        jitter: args.jitter.and_then(|arg| jitter(&arg, errors)),
+        jitter: args.jitter.and_then(|arg| variant(&arg, &JITTER, errors)),
         deadline: args.deadline.and_then(|arg| duration(&arg, errors)),
         retry_if: args.retry_if.and_then(|arg| predicate(arg, errors)),
         retry_if_ok: args.retry_if_ok.and_then(|arg| predicate(arg, errors)),

@@ -1,13 +1,16 @@
-//! Values of single arguments: durations, counts, rates, names, paths, predicates and the
-//! values picked from a few names. Each parser reads one `key = value` and records what is
-//! wrong with it; what the arguments mean together is `validate.rs`'s business.
+//! Values of single arguments: names, counts, rates and factors (one reading of number
+//! literals), durations, windows, budgets, the values picked from a few names (`mode`,
+//! `jitter`, `fallback_on`: one table each, one typo heuristic for all), predicates and
+//! paths. Each parser reads one `key = value` and records what is wrong with it; what the
+//! arguments mean together is `validate.rs`'s business.
 
-use crate::args::Arg;
+use crate::args::{Arg, closest};
 use crate::ast::{BudgetArg, Dur, Predicate, WindowArg};
 use crate::duration;
 use crate::errors::Errors;
+use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Lit, LitFloat, LitInt, Path};
+use syn::{Expr, ExprLit, Ident, Lit, LitFloat, LitInt, Path};
 
 /// The breaker's name: a non-empty string literal, or a `&'static str` expression.
 pub(crate) fn name(arg: Arg, errors: &mut Errors) -> Option<Expr> {
@@ -27,299 +30,6 @@ pub(crate) fn name(arg: Arg, errors: &mut Errors) -> Option<Expr> {
             None
         }
         _ => Some(arg.value),
-    }
-}
-
-/// `failure_rate`, `slow_rate`: a number literal in (0, 1], emitted as `R_f64`.
-pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitFloat> {
-    let name = arg.key.name;
-    let range = format!("`{name}` must be greater than 0 and at most 1");
-    let (value, span) = match &arg.value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(float),
-            ..
-        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
-            (float.base10_parse::<f64>().ok(), float.span())
-        }
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) if matches!(int.suffix(), "" | "f64" | "f32") => {
-            (int.base10_parse::<f64>().ok(), int.span())
-        }
-        Expr::Unary(syn::ExprUnary {
-            op: syn::UnOp::Neg(minus),
-            ..
-        }) => {
-            errors.error(minus.span, format!("{range}: {meaning}"));
-            return None;
-        }
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => {
-            let written = text.value();
-            let trimmed = written.trim();
-            let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
-                Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
-                    format!("`{name} = {:?}`", percent / 100.0)
-                }
-                _ => match trimmed.parse::<f64>() {
-                    Ok(number) => format!("`{name} = {number:?}`"),
-                    Err(_) => format!("`{}`", arg.key.example),
-                },
-            };
-            errors.error(
-                text.span(),
-                format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
-            );
-            return None;
-        }
-        other => {
-            errors.error(
-                other.span(),
-                format!(
-                    "`{name}` must be a number greater than 0 and at most 1, like `{}`",
-                    arg.key.example
-                ),
-            );
-            return None;
-        }
-    };
-    match value {
-        Some(value) if value > 0.0 && value <= 1.0 => {
-            Some(LitFloat::new(&format!("{value:?}f64"), span))
-        }
-        // `failure_rate = 50`: a percentage.
-        Some(value) if (2.0..=100.0).contains(&value) => {
-            errors.error(
-                span,
-                format!(
-                    "{range}: {meaning}; for {value}% write `{name} = {:?}`",
-                    value / 100.0
-                ),
-            );
-            None
-        }
-        _ => {
-            errors.error(span, format!("{range}: {meaning}"));
-            None
-        }
-    }
-}
-
-/// `window`: a number of calls, a duration string, or an expression of either type.
-pub(crate) fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
-    const WHY: &str = "it is the number of recent calls the rates are computed over";
-    match &arg.value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) if !int.suffix().is_empty()
-            && duration::parse(&format!("{}{}", int.base10_digits(), int.suffix())).is_ok() =>
-        {
-            errors.error(
-                int.span(),
-                format!(
-                    "write a time window as a string: `window = \"{}{}\"`",
-                    int.base10_digits(),
-                    int.suffix()
-                ),
-            );
-            None
-        }
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) if int.base10_digits() == "0" => {
-            errors.error(
-                int.span(),
-                format!(
-                    "`window` must be at least 1: {WHY}; for a time window write a duration, \
-                     like `window = \"60s\"`"
-                ),
-            );
-            None
-        }
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(_) | Lit::Float(_),
-            ..
-        })
-        | Expr::Unary(_) => count(arg, WHY, errors).map(WindowArg::Calls),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(_), ..
-        }) => match duration(arg, errors)? {
-            Dur::Nanos(0, span) => {
-                errors.error(
-                    span,
-                    "a time window must be longer than 0s: it is how far back the rates look",
-                );
-                None
-            }
-            time => Some(WindowArg::Time(time)),
-        },
-        Expr::Lit(ExprLit { lit, .. }) => {
-            errors.error(
-                lit.span(),
-                "`window` is a number of calls, like `window = 100`, or a duration, like \
-                 `window = \"60s\"`",
-            );
-            None
-        }
-        other => Some(WindowArg::Expr(other.clone())),
-    }
-}
-
-/// What was written instead of a string, as the string it probably meant: the last path
-/// segment, lowercased (`Jitter::Full` -> `full`), for the "write it as a string" hints.
-fn bare_name(value: &Expr) -> String {
-    let written = quote::ToTokens::to_token_stream(value).to_string();
-    written
-        .rsplit("::")
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_lowercase()
-}
-
-pub(crate) fn mode(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
-    const NAMES: [(&str, &str); 2] = [("enforce", "Enforce"), ("observe", "Observe")];
-    const EXPECTED: &str = "expected \"enforce\" (the default: an open breaker rejects calls) \
-                            or \"observe\" (records and transitions, never rejects)";
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = &arg.value
-    else {
-        let lower = bare_name(&arg.value);
-        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
-            lower.as_str()
-        } else {
-            "observe"
-        };
-        errors.error(
-            arg.value.span(),
-            format!(
-                "write the mode as a string: `mode = \"{shown}\"`; to switch it at run time, \
-                 use the registry: `failfast::registry().get(name)` and `set_mode`"
-            ),
-        );
-        return None;
-    };
-    let value = text.value();
-    match NAMES.iter().find(|(name, _)| *name == value) {
-        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
-        None => {
-            let lower = value.trim().to_lowercase();
-            let suggestion = if let Some((name, _)) = NAMES.iter().find(|(name, _)| *name == lower)
-            {
-                format!("; did you mean \"{name}\"?")
-            } else if matches!(
-                lower.as_str(),
-                "metrics_only" | "metrics-only" | "dry_run" | "dry-run" | "shadow" | "monitor"
-            ) {
-                "; did you mean \"observe\"?".to_owned()
-            } else {
-                String::new()
-            };
-            errors.error(
-                text.span(),
-                format!("unknown mode \"{value}\"{suggestion}\n{EXPECTED}"),
-            );
-            None
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FallbackOn {
-    Open,
-    Failure,
-}
-
-/// `fallback_on = "open"` (the default) or `"failure"`; it needs a `fallback`.
-pub(crate) fn fallback_on(
-    arg: &Arg,
-    has_fallback: bool,
-    errors: &mut Errors,
-) -> Option<FallbackOn> {
-    const NAMES: [(&str, FallbackOn); 2] =
-        [("open", FallbackOn::Open), ("failure", FallbackOn::Failure)];
-    const EXPECTED: &str = "expected \"open\" (the default: the fallback answers when the \
-                            breaker rejects a call) or \"failure\" (also when a call fails)";
-    if !has_fallback {
-        errors.error(
-            arg.key.span,
-            "`fallback_on` says when the fallback answers, but there is no fallback: add \
-             `fallback = my_fallback`, a fn with the same parameters and return type",
-        );
-    }
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = &arg.value
-    else {
-        let lower = bare_name(&arg.value);
-        let shown = if NAMES.iter().any(|(name, _)| *name == lower) {
-            lower.as_str()
-        } else {
-            "failure"
-        };
-        errors.error(
-            arg.value.span(),
-            format!("write it as a string: `fallback_on = \"{shown}\"`\n{EXPECTED}"),
-        );
-        return None;
-    };
-    let value = text.value();
-    if let Some((_, on)) = NAMES.iter().find(|(name, _)| *name == value) {
-        return has_fallback.then_some(*on);
-    }
-    let lower = value.trim().to_lowercase();
-    let near = match lower.as_str() {
-        "failures" | "failed" | "fail" | "error" | "errors" | "err" | "always" => Some("failure"),
-        "opened" | "rejected" | "reject" | "rejection" | "open_only" => Some("open"),
-        _ => NAMES
-            .iter()
-            .map(|(name, _)| *name)
-            .find(|name| crate::args::edit_distance(&lower, name) <= 2),
-    };
-    let suggestion = near
-        .map(|name| format!("; did you mean \"{name}\"?"))
-        .unwrap_or_default();
-    errors.error(
-        text.span(),
-        format!("unknown `fallback_on` value \"{value}\"{suggestion}\n{EXPECTED}"),
-    );
-    None
-}
-
-pub(crate) fn budget(arg: &Arg, errors: &mut Errors) -> Option<BudgetArg> {
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = &arg.value
-    else {
-        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
-        let hint = if written == "None" || written == "none" {
-            "write `budget = \"none\"`".to_owned()
-        } else {
-            "write the budget's name as a string, like `budget = \"payments\"` (fns naming the \
-             same budget share it), or `budget = \"none\"`"
-                .to_owned()
-        };
-        errors.error(arg.value.span(), format!("`budget` takes a string: {hint}"));
-        return None;
-    };
-    let name = text.value();
-    if name.trim().is_empty() {
-        errors.error(
-            text.span(),
-            "the budget's name cannot be empty; `budget = \"none\"` retries without a budget",
-        );
-        return None;
-    }
-    if name == "none" {
-        Some(BudgetArg::None)
-    } else {
-        Some(BudgetArg::Named(text.clone()))
     }
 }
 
@@ -390,25 +100,111 @@ pub(crate) fn count(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Optio
     }
 }
 
-/// `factor`: a float or int literal, at least 1.0.
-pub(crate) fn factor(arg: &Arg, errors: &mut Errors) -> Option<syn::LitFloat> {
-    let (value, span) = match &arg.value {
+/// A number literal, as `rate` and `factor` read it.
+enum Number {
+    /// `0.5`, `2`, `1.5f64`: its value, spanned on the literal.
+    Lit(Option<f64>, Span),
+    /// `-…`, spanned on the minus.
+    Negative(Span),
+}
+
+/// The one reading of a number literal: a float or int literal, unsuffixed or suffixed
+/// `f64`/`f32`, or a negation (of anything).
+fn number(value: &Expr) -> Option<Number> {
+    let float_suffix = |suffix: &str| matches!(suffix, "" | "f64" | "f32");
+    match value {
         Expr::Lit(ExprLit {
             lit: Lit::Float(float),
             ..
-        }) if matches!(float.suffix(), "" | "f64" | "f32") => {
-            (float.base10_parse::<f64>().ok(), float.span())
+        }) if float_suffix(float.suffix()) => {
+            Some(Number::Lit(float.base10_parse().ok(), float.span()))
         }
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
-        }) if int.suffix().is_empty() => (int.base10_parse::<f64>().ok(), int.span()),
+        }) if float_suffix(int.suffix()) => Some(Number::Lit(int.base10_parse().ok(), int.span())),
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Neg(minus),
             ..
-        }) => (Some(-1.0), minus.span),
-        other => {
+        }) => Some(Number::Negative(minus.span)),
+        _ => None,
+    }
+}
+
+/// `failure_rate`, `slow_rate`: a number literal in (0, 1], emitted as `R_f64`.
+pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitFloat> {
+    let name = arg.key.name;
+    let range = format!("`{name}` must be greater than 0 and at most 1");
+    let (value, span) = match (number(&arg.value), &arg.value) {
+        (Some(Number::Lit(value, span)), _) => (value, span),
+        (Some(Number::Negative(minus)), _) => {
+            errors.error(minus, format!("{range}: {meaning}"));
+            return None;
+        }
+        (
+            None,
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }),
+        ) => {
+            let written = text.value();
+            let trimmed = written.trim();
+            let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
+                Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
+                    format!("`{name} = {:?}`", percent / 100.0)
+                }
+                _ => match trimmed.parse::<f64>() {
+                    Ok(number) => format!("`{name} = {number:?}`"),
+                    Err(_) => format!("`{}`", arg.key.example),
+                },
+            };
+            errors.error(
+                text.span(),
+                format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
+            );
+            return None;
+        }
+        (None, other) => {
             errors.error(
                 other.span(),
+                format!(
+                    "`{name}` must be a number greater than 0 and at most 1, like `{}`",
+                    arg.key.example
+                ),
+            );
+            return None;
+        }
+    };
+    match value {
+        Some(value) if value > 0.0 && value <= 1.0 => {
+            Some(LitFloat::new(&format!("{value:?}f64"), span))
+        }
+        // `failure_rate = 50`: a percentage.
+        Some(value) if (2.0..=100.0).contains(&value) => {
+            errors.error(
+                span,
+                format!(
+                    "{range}: {meaning}; for {value}% write `{name} = {:?}`",
+                    value / 100.0
+                ),
+            );
+            None
+        }
+        _ => {
+            errors.error(span, format!("{range}: {meaning}"));
+            None
+        }
+    }
+}
+
+/// `factor`: a number literal, at least 1.0.
+pub(crate) fn factor(arg: &Arg, errors: &mut Errors) -> Option<LitFloat> {
+    let (value, span) = match number(&arg.value) {
+        Some(Number::Lit(value, span)) => (value, span),
+        Some(Number::Negative(minus)) => (Some(-1.0), minus),
+        None => {
+            errors.error(
+                arg.value.span(),
                 "`factor` must be a number, like `factor = 2.0` (2.0 doubles the wait after each retry)",
             );
             return None;
@@ -416,7 +212,7 @@ pub(crate) fn factor(arg: &Arg, errors: &mut Errors) -> Option<syn::LitFloat> {
     };
     match value {
         Some(value) if value.is_finite() && value >= 1.0 => {
-            Some(syn::LitFloat::new(&format!("{value:?}f64"), span))
+            Some(LitFloat::new(&format!("{value:?}f64"), span))
         }
         Some(value) if value.is_finite() => {
             errors.error(
@@ -428,51 +224,6 @@ pub(crate) fn factor(arg: &Arg, errors: &mut Errors) -> Option<syn::LitFloat> {
         }
         _ => {
             errors.error(span, "`factor` is too large");
-            None
-        }
-    }
-}
-
-pub(crate) fn jitter(arg: &Arg, errors: &mut Errors) -> Option<syn::Ident> {
-    const NAMES: [(&str, &str); 4] = [
-        ("full", "Full"),
-        ("equal", "Equal"),
-        ("decorrelated", "Decorrelated"),
-        ("none", "None"),
-    ];
-    const EXPECTED: &str = "expected one of: \"full\", \"equal\", \"decorrelated\", \"none\"";
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(text),
-        ..
-    }) = &arg.value
-    else {
-        let lower = bare_name(&arg.value);
-        let hint = if NAMES.iter().any(|(name, _)| *name == lower) {
-            format!("write the jitter as a string: `jitter = \"{lower}\"`")
-        } else {
-            format!("write the jitter as a string: `jitter = \"full\"`\n{EXPECTED}")
-        };
-        errors.error(arg.value.span(), hint);
-        return None;
-    };
-    let value = text.value();
-    match NAMES.iter().find(|(name, _)| *name == value) {
-        Some((_, variant)) => Some(syn::Ident::new(variant, text.span())),
-        None => {
-            let lower = value.to_lowercase();
-            let start: String = lower.chars().take(3).collect();
-            let near = NAMES
-                .iter()
-                .map(|(name, _)| *name)
-                .find(|name| name.starts_with(&start));
-            let suggestion = match near {
-                Some(name) if !lower.is_empty() => format!("; did you mean \"{name}\"?"),
-                _ => String::new(),
-            };
-            errors.error(
-                text.span(),
-                format!("unknown jitter \"{value}\"{suggestion}\n{EXPECTED}"),
-            );
             None
         }
     }
@@ -529,6 +280,285 @@ pub(crate) fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
         }
         other => Some(Dur::Expr(other.clone())),
     }
+}
+
+/// `window`: a number of calls, a duration string, or an expression of either type.
+pub(crate) fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
+    const WHY: &str = "it is the number of recent calls the rates are computed over";
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if !int.suffix().is_empty()
+            && duration::parse(&format!("{}{}", int.base10_digits(), int.suffix())).is_ok() =>
+        {
+            errors.error(
+                int.span(),
+                format!(
+                    "write a time window as a string: `window = \"{}{}\"`",
+                    int.base10_digits(),
+                    int.suffix()
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.base10_digits() == "0" => {
+            errors.error(
+                int.span(),
+                format!(
+                    "`window` must be at least 1: {WHY}; for a time window write a duration, \
+                     like `window = \"60s\"`"
+                ),
+            );
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(_) | Lit::Float(_),
+            ..
+        })
+        | Expr::Unary(_) => count(arg, WHY, errors).map(WindowArg::Calls),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(_), ..
+        }) => match duration(arg, errors)? {
+            Dur::Nanos(0, span) => {
+                errors.error(
+                    span,
+                    "a time window must be longer than 0s: it is how far back the rates look",
+                );
+                None
+            }
+            time => Some(WindowArg::Time(time)),
+        },
+        Expr::Lit(ExprLit { lit, .. }) => {
+            errors.error(
+                lit.span(),
+                "`window` is a number of calls, like `window = 100`, or a duration, like \
+                 `window = \"60s\"`",
+            );
+            None
+        }
+        other => Some(WindowArg::Expr(other.clone())),
+    }
+}
+
+/// `budget = "name"`, or `budget = "none"`: no budget.
+pub(crate) fn budget(arg: &Arg, errors: &mut Errors) -> Option<BudgetArg> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = quote::ToTokens::to_token_stream(&arg.value).to_string();
+        let hint = if written == "None" || written == "none" {
+            "write `budget = \"none\"`".to_owned()
+        } else {
+            "write the budget's name as a string, like `budget = \"payments\"` (fns naming the \
+             same budget share it), or `budget = \"none\"`"
+                .to_owned()
+        };
+        errors.error(arg.value.span(), format!("`budget` takes a string: {hint}"));
+        return None;
+    };
+    let name = text.value();
+    if name.trim().is_empty() {
+        errors.error(
+            text.span(),
+            "the budget's name cannot be empty; `budget = \"none\"` retries without a budget",
+        );
+        return None;
+    }
+    if name == "none" {
+        Some(BudgetArg::None)
+    } else {
+        Some(BudgetArg::Named(text.clone()))
+    }
+}
+
+/// A value picked from a few names and written as a string: `jitter = "full"`.
+pub(crate) struct Choice<T: 'static> {
+    /// What "unknown ..." calls the value: "jitter", "`fallback_on` value".
+    what: &'static str,
+    /// What "write ... as a string" calls it: "the jitter", "it".
+    subject: &'static str,
+    names: &'static [(&'static str, T)],
+    /// Other words people write for one of the names (lowercase), and the name.
+    aliases: &'static [(&'static str, &'static str)],
+    /// The name "write it as a string" shows when what was written is none of them.
+    default: &'static str,
+    /// The line that lists the names.
+    expected: &'static str,
+    /// How "write it as a string" goes on.
+    as_string: AsString,
+}
+
+/// What follows "write it as a string: `key = "name"`".
+enum AsString {
+    /// This text.
+    Hint(&'static str),
+    /// The line that lists the names.
+    Expected,
+    /// The line that lists the names, unless the value written is one of them unquoted.
+    ExpectedUnlessKnown,
+}
+
+pub(crate) const MODE: Choice<&str> = Choice {
+    what: "mode",
+    subject: "the mode",
+    names: &[("enforce", "Enforce"), ("observe", "Observe")],
+    aliases: &[
+        ("metrics_only", "observe"),
+        ("metrics-only", "observe"),
+        ("dry_run", "observe"),
+        ("dry-run", "observe"),
+        ("shadow", "observe"),
+        ("monitor", "observe"),
+    ],
+    default: "observe",
+    expected: "expected \"enforce\" (the default: an open breaker rejects calls) or \
+               \"observe\" (records and transitions, never rejects)",
+    as_string: AsString::Hint(
+        "; to switch it at run time, use the registry: `failfast::registry().get(name)` and \
+         `set_mode`",
+    ),
+};
+
+pub(crate) const JITTER: Choice<&str> = Choice {
+    what: "jitter",
+    subject: "the jitter",
+    names: &[
+        ("full", "Full"),
+        ("equal", "Equal"),
+        ("decorrelated", "Decorrelated"),
+        ("none", "None"),
+    ],
+    aliases: &[],
+    default: "full",
+    expected: "expected one of: \"full\", \"equal\", \"decorrelated\", \"none\"",
+    as_string: AsString::ExpectedUnlessKnown,
+};
+
+/// When the fallback answers: when the breaker rejects a call, or also when a call fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FallbackOn {
+    Open,
+    Failure,
+}
+
+pub(crate) const FALLBACK_ON: Choice<FallbackOn> = Choice {
+    what: "`fallback_on` value",
+    subject: "it",
+    names: &[("open", FallbackOn::Open), ("failure", FallbackOn::Failure)],
+    aliases: &[
+        ("failures", "failure"),
+        ("failed", "failure"),
+        ("fail", "failure"),
+        ("error", "failure"),
+        ("errors", "failure"),
+        ("err", "failure"),
+        ("always", "failure"),
+        ("opened", "open"),
+        ("rejected", "open"),
+        ("reject", "open"),
+        ("rejection", "open"),
+        ("open_only", "open"),
+    ],
+    default: "failure",
+    expected: "expected \"open\" (the default: the fallback answers when the breaker \
+               rejects a call) or \"failure\" (also when a call fails)",
+    as_string: AsString::Expected,
+};
+
+/// `mode = "observe"`, `jitter = "full"`: the variant named, spanned on the string.
+pub(crate) fn variant(
+    arg: &Arg,
+    choice: &Choice<&'static str>,
+    errors: &mut Errors,
+) -> Option<Ident> {
+    choose(arg, choice, errors).map(|(variant, span)| Ident::new(variant, span))
+}
+
+/// The value of `choice` the string of `arg` names, and the string's span.
+pub(crate) fn choose<T: Copy>(
+    arg: &Arg,
+    choice: &Choice<T>,
+    errors: &mut Errors,
+) -> Option<(T, Span)> {
+    let key = arg.key.name;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        let written = bare_name(&arg.value);
+        let known = choice.names.iter().any(|(name, _)| *name == written);
+        let shown = if known { &written } else { choice.default };
+        let after = match choice.as_string {
+            AsString::Hint(hint) => hint.to_owned(),
+            AsString::ExpectedUnlessKnown if known => String::new(),
+            AsString::Expected | AsString::ExpectedUnlessKnown => {
+                format!("\n{}", choice.expected)
+            }
+        };
+        errors.error(
+            arg.value.span(),
+            format!(
+                "write {} as a string: `{key} = \"{shown}\"`{after}",
+                choice.subject
+            ),
+        );
+        return None;
+    };
+    let value = text.value();
+    if let Some((_, picked)) = choice.names.iter().find(|(name, _)| *name == value) {
+        return Some((*picked, text.span()));
+    }
+    let suggestion = did_you_mean(&value, choice)
+        .map(|name| format!("; did you mean \"{name}\"?"))
+        .unwrap_or_default();
+    errors.error(
+        text.span(),
+        format!(
+            "unknown {} \"{value}\"{suggestion}\n{}",
+            choice.what, choice.expected
+        ),
+    );
+    None
+}
+
+/// The name of `choice` that `written` probably means, the one typo heuristic of every
+/// value picked from names: the name in other case or with spaces around it, a word other
+/// libraries use for it, a name at most two edits away, or one that starts with the first
+/// three letters written.
+fn did_you_mean<T>(written: &str, choice: &Choice<T>) -> Option<&'static str> {
+    let lower = written.trim().to_lowercase();
+    if lower.is_empty() {
+        return None;
+    }
+    let names: Vec<&'static str> = choice.names.iter().map(|(name, _)| *name).collect();
+    let start: String = lower.chars().take(3).collect();
+    names
+        .iter()
+        .copied()
+        .find(|name| *name == lower)
+        .or_else(|| {
+            let alias = choice.aliases.iter().find(|(alias, _)| *alias == lower);
+            alias.map(|(_, name)| *name)
+        })
+        .or_else(|| closest(&lower, &names, |_| 2))
+        .or_else(|| names.iter().copied().find(|name| name.starts_with(&start)))
+}
+
+/// What was written instead of a string, as the string it probably meant: the last path
+/// segment, lowercased (`Jitter::Full` -> `full`), for the "write it as a string" hints.
+fn bare_name(value: &Expr) -> String {
+    let written = quote::ToTokens::to_token_stream(value).to_string();
+    written
+        .rsplit("::")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase()
 }
 
 /// `is_failure`, `retry_if`, `on_retry`: a path to a fn, or a closure.
@@ -884,5 +914,33 @@ mod tests {
         assert_eq!(lit_str(args.name.as_ref().unwrap()).unwrap().value(), "x");
         let _ = name(args.name.unwrap(), &mut errors);
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn one_typo_heuristic_for_every_choice() {
+        let guess = |written, choice: &Choice<&str>| did_you_mean(written, choice);
+        assert_eq!(guess("Observe", &MODE), Some("observe"));
+        assert_eq!(guess("metrics-only", &MODE), Some("observe"));
+        assert_eq!(guess("obsrve", &MODE), Some("observe"));
+        assert_eq!(guess(" full ", &JITTER), Some("full"));
+        assert_eq!(guess("fulll", &JITTER), Some("full"));
+        assert_eq!(guess("decor", &JITTER), Some("decorrelated"));
+        assert_eq!(guess("", &JITTER), None);
+        assert_eq!(guess("banana", &JITTER), None);
+        assert_eq!(did_you_mean("errors", &FALLBACK_ON), Some("failure"));
+        assert_eq!(did_you_mean("opne", &FALLBACK_ON), Some("open"));
+    }
+
+    #[test]
+    fn rates_and_factors_read_numbers_alike() {
+        let (layer, errors) = check(Attr::Retry, quote!(factor = 2f64));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(retry_of(layer).factor.unwrap().to_string(), "2.0f64");
+        let (layer, errors) = check(Attr::CircuitBreaker, quote!(failure_rate = 1f64));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            breaker_of(layer).failure_rate.unwrap().to_string(),
+            "1.0f64"
+        );
     }
 }
