@@ -8,6 +8,7 @@
 //! twice) are collected, so one compile reports all of them.
 
 use crate::errors::Errors;
+use crate::suggest::closest;
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -667,38 +668,6 @@ fn nearest(written: &str, keys: &[&'static str]) -> Option<&'static str> {
     closest(written, keys, |key| (key.len() / 3).max(1))
 }
 
-/// The candidate closest to `written`, if it is at most `max_edits(candidate)` edits away.
-pub(crate) fn closest(
-    written: &str,
-    candidates: &[&'static str],
-    max_edits: impl Fn(&str) -> usize,
-) -> Option<&'static str> {
-    candidates
-        .iter()
-        .map(|candidate| (edit_distance(written, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= max_edits(candidate))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over chars.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -916,6 +885,5 @@ mod tests {
         assert_eq!(nearest("attemps", &keys), Some("attempts"));
         assert_eq!(nearest("dely", &keys), Some("delay"));
         assert_eq!(nearest("banana", &keys), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

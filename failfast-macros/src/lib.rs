@@ -62,6 +62,7 @@ mod errors;
 mod expand;
 mod signature;
 mod stack;
+mod suggest;
 mod validate;
 mod value;
 

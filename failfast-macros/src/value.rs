@@ -4,10 +4,11 @@
 //! paths. Each parser reads one `key = value` and records what is wrong with it; what the
 //! arguments mean together is `validate.rs`'s business.
 
-use crate::args::{Arg, closest};
+use crate::args::Arg;
 use crate::ast::{BudgetArg, Dur, Predicate, WindowArg};
 use crate::duration;
 use crate::errors::Errors;
+use crate::suggest::closest;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitFloat, LitInt, Path};
