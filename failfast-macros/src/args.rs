@@ -36,13 +36,13 @@ impl Attr {
 
     /// The keys this version understands, in the order the docs list them.
     fn keys(self) -> Vec<&'static KeyName> {
-        fn names<A: Args>() -> Vec<&'static KeyName> {
+        fn keys_of<A: Args>() -> Vec<&'static KeyName> {
             A::KEYS.iter().map(|row| &row.key).collect()
         }
         match self {
-            Attr::CircuitBreaker => names::<BreakerArgs>(),
-            Attr::Retry => names::<RetryArgs>(),
-            Attr::Timeout => names::<TimeoutArgs>(),
+            Attr::CircuitBreaker => keys_of::<BreakerArgs>(),
+            Attr::Retry => keys_of::<RetryArgs>(),
+            Attr::Timeout => keys_of::<TimeoutArgs>(),
         }
     }
 }

@@ -135,44 +135,14 @@ fn number(value: &Expr) -> Option<Number> {
 pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitFloat> {
     let name = arg.key.name;
     let range = format!("`{name}` must be greater than 0 and at most 1");
-    let (value, span) = match (number(&arg.value), &arg.value) {
-        (Some(Number::Lit(value, span)), _) => (value, span),
-        (Some(Number::Negative(minus)), _) => {
+    let (value, span) = match number(&arg.value) {
+        Some(Number::Lit(value, span)) => (value, span),
+        Some(Number::Negative(minus)) => {
             errors.error(minus, format!("{range}: {meaning}"));
             return None;
         }
-        (
-            None,
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(text),
-                ..
-            }),
-        ) => {
-            let written = text.value();
-            let trimmed = written.trim();
-            let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
-                Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
-                    format!("`{name} = {:?}`", percent / 100.0)
-                }
-                _ => match trimmed.parse::<f64>() {
-                    Ok(number) => format!("`{name} = {number:?}`"),
-                    Err(_) => format!("`{}`", arg.key.example),
-                },
-            };
-            errors.error(
-                text.span(),
-                format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
-            );
-            return None;
-        }
-        (None, other) => {
-            errors.error(
-                other.span(),
-                format!(
-                    "`{name}` must be a number greater than 0 and at most 1, like `{}`",
-                    arg.key.example
-                ),
-            );
+        None => {
+            not_a_rate(arg, errors);
             return None;
         }
     };
@@ -196,6 +166,40 @@ pub(crate) fn rate(arg: &Arg, meaning: &str, errors: &mut Errors) -> Option<LitF
             None
         }
     }
+}
+
+/// A rate written as something other than a number: a string (`"50%"`), a path.
+fn not_a_rate(arg: &Arg, errors: &mut Errors) {
+    let name = arg.key.name;
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = &arg.value
+    else {
+        errors.error(
+            arg.value.span(),
+            format!(
+                "`{name}` must be a number greater than 0 and at most 1, like `{}`",
+                arg.key.example
+            ),
+        );
+        return;
+    };
+    let written = text.value();
+    let trimmed = written.trim();
+    let hint = match trimmed.strip_suffix('%').map(|p| p.trim().parse::<f64>()) {
+        Some(Ok(percent)) if percent > 0.0 && percent <= 100.0 => {
+            format!("`{name} = {:?}`", percent / 100.0)
+        }
+        _ => match trimmed.parse::<f64>() {
+            Ok(number) => format!("`{name} = {number:?}`"),
+            Err(_) => format!("`{}`", arg.key.example),
+        },
+    };
+    errors.error(
+        text.span(),
+        format!("`{name}` is a number between 0 and 1, not a string: write {hint}"),
+    );
 }
 
 /// `factor`: a number literal, at least 1.0.
@@ -403,6 +407,7 @@ enum AsString {
     ExpectedUnlessKnown,
 }
 
+/// `mode = "observe"`: the breaker's `Mode` variant.
 pub(crate) const MODE: Choice<&str> = Choice {
     what: "mode",
     subject: "the mode",
@@ -424,6 +429,7 @@ pub(crate) const MODE: Choice<&str> = Choice {
     ),
 };
 
+/// `jitter = "full"`: the backoff's `Jitter` variant.
 pub(crate) const JITTER: Choice<&str> = Choice {
     what: "jitter",
     subject: "the jitter",
@@ -446,6 +452,7 @@ pub(crate) enum FallbackOn {
     Failure,
 }
 
+/// `fallback_on = "failure"`.
 pub(crate) const FALLBACK_ON: Choice<FallbackOn> = Choice {
     what: "`fallback_on` value",
     subject: "it",
@@ -479,7 +486,8 @@ pub(crate) fn variant(
     choose(arg, choice, errors).map(|(variant, span)| Ident::new(variant, span))
 }
 
-/// The value of `choice` the string of `arg` names, and the string's span.
+/// The value of `choice` the string of `arg` names, and the string's span; an error for
+/// anything else.
 pub(crate) fn choose<T: Copy>(
     arg: &Arg,
     choice: &Choice<T>,
@@ -582,6 +590,7 @@ pub(crate) fn predicate(arg: Arg, errors: &mut Errors) -> Option<Predicate> {
     }
 }
 
+/// `fallback`: a path to a fn.
 pub(crate) fn path(arg: &Arg, errors: &mut Errors) -> Option<Path> {
     match &arg.value {
         Expr::Path(syn::ExprPath {
