@@ -5,13 +5,17 @@
 //! not compiled here; the same examples run as doctests in `failfast`.
 //!
 //! # How the crate is organised
-//! - `args.rs` reads the arguments (`key = value, ...`);
-//! - `validate.rs` checks what they mean and whether the fn can carry them;
+//! - `args.rs` reads the arguments (`key = value, ...`) through one table of keys per
+//!   attribute;
+//! - `value.rs` reads each value (durations, counts, rates, names, paths, ...), and
+//!   `validate.rs` builds from them the checked layers of `ast.rs`, then checks the
+//!   arguments together and whether the fn can carry them;
 //! - `stack.rs` gathers every failfast attribute on the fn, so the outermost one expands
 //!   the whole stack at once, in written order;
 //! - `expand.rs` generates one layer per attribute around the user's body;
 //! - `duration.rs` parses `"1m30s"`-style durations; `signature.rs` answers questions about
-//!   the fn's receiver, parameters and return type.
+//!   the fn's receiver, parameters and return type; `suggest.rs` finds the word a typo
+//!   meant.
 //!
 //! Every mistake is a compile error on the token at fault, all of them reported at once,
 //! and the fn itself is still emitted so the rest of the crate keeps compiling.
