@@ -125,7 +125,8 @@ struct KeyName {
     aliases: &'static [&'static str],
 }
 
-/// One row of an attribute's table of keys.
+/// One row of an attribute's table of keys: `key(..)`, or `KeyRow { alone: true, ..key(..) }`
+/// for the rare key that needs more.
 pub(crate) struct KeyRow<A> {
     key: KeyName,
     /// The field of the arguments the value goes to.
@@ -158,8 +159,9 @@ const fn key<A>(
 
 /// The arguments of one attribute: its table of keys and what it accepts besides them.
 ///
-/// A new key is a row of `KEYS` and a field of the arguments struct; then its value parser
-/// (`value.rs`) and its expansion (`expand.rs`).
+/// A new key is a row of `KEYS` and a field of the arguments struct; then its field in the
+/// model (`ast.rs`), filled by its value parser (`value.rs`), and its expansion
+/// (`expand.rs`).
 pub(crate) trait Args: Default + 'static {
     const ATTR: Attr;
     /// Every key, in the order the docs list them.
