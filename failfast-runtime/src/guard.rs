@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::Permit;
+use crate::permit::Permit;
 
 /// Wraps `fut` so its outcome is recorded through `permit` when it completes:
 /// `permit.record(&result, is_failure)`. A panic while polling records a failure and

@@ -51,7 +51,6 @@ mod guard;
 mod listeners;
 mod metrics;
 mod name;
-mod observe;
 mod permit;
 mod policy;
 #[cfg(feature = "redis")]
@@ -63,6 +62,7 @@ mod spell;
 mod state;
 mod store;
 mod stripe;
+mod telemetry;
 mod timeout;
 mod transition;
 

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::backoff::{Backoff, RetryPolicy};
 use crate::budget::{self, Budget};
-use crate::{Backoff, RetryPolicy, clock, observe, registry};
+use crate::clock;
+use crate::error::Error;
+use crate::telemetry;
 
 /// What [`Retry::next`] tells the `on_retry` hook before a wait.
 ///
@@ -80,7 +83,7 @@ pub trait RetryAfter {
     fn retry_after(&self) -> Option<Duration>;
 }
 
-impl RetryAfter for crate::Error {
+impl RetryAfter for Error {
     /// An `Open` rejection: the time until the breaker lets a trial call through.
     ///
     /// ```
@@ -93,7 +96,7 @@ impl RetryAfter for crate::Error {
     /// ```
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            crate::Error::Open { retry_after, .. } => Some(*retry_after),
+            Error::Open { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -442,14 +445,14 @@ impl Retry {
             }
         }
         let granted = match &self.budget {
-            Draw::Default => registry::default_budget().try_withdraw(),
+            Draw::Default => budget::process_default().try_withdraw(),
             Draw::Named(budget) => budget.try_withdraw(),
             Draw::Unlimited => true,
         };
         if !granted {
             return None;
         }
-        observe::retried(self.attempts, wait);
+        telemetry::retried(self.attempts, wait);
         Some(RetryInfo {
             attempt: self.attempts,
             delay: wait,
