@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, RetryPolicy};
@@ -495,11 +496,14 @@ impl Drop for Enclosing {
     }
 }
 
-/// The future of [`Retry::scope_async`]: the attempt, polled inside its loop's scope.
-#[must_use = "futures do nothing unless polled"]
-pub struct Scoped<F> {
-    attempt: F,
-    budget: usize,
+pin_project! {
+    /// The future of [`Retry::scope_async`]: the attempt, polled inside its loop's scope.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        #[pin]
+        attempt: F,
+        budget: usize,
+    }
 }
 
 impl<F: Future> Future for Scoped<F> {
@@ -507,11 +511,9 @@ impl<F: Future> Future for Scoped<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `attempt` is structurally pinned: never moved out, and `Scoped` has no
-        // `Drop` impl.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _enclosing = Enclosing::enter(this.budget);
-        unsafe { Pin::new_unchecked(&mut this.attempt) }.poll(cx)
+        let this = self.project();
+        let _enclosing = Enclosing::enter(*this.budget);
+        this.attempt.poll(cx)
     }
 }
 
