@@ -107,10 +107,10 @@ impl Breaker {
         });
     }
 
+    /// The outcome of a half-open trial call: the trials close the breaker once `probes`
+    /// of them have succeeded; one failure reopens it; a cancelled one frees its slot.
     fn trial_outcome(&self, generation: u64, outcome: Outcome, slow: bool) {
         let inner = &*self.inner;
-        // A slow trial shows the dependency is not well yet, when slowness can open the
-        // breaker.
         let outcome = match outcome {
             Outcome::Success if slow && inner.policies.slow_fails_trial() => Outcome::Failure,
             other => other,
@@ -135,8 +135,8 @@ impl Breaker {
                 // (Written under the lock only, so a load and a store will do; saturating,
                 // in case a very old trial aliased this spell: see `Ticket`.)
                 Outcome::Cancelled => {
-                    let issued = inner.trials_taken.load(Relaxed);
-                    inner.trials_taken.store(issued.saturating_sub(1), Relaxed);
+                    let taken = inner.trials_taken.load(Relaxed);
+                    inner.trials_taken.store(taken.saturating_sub(1), Relaxed);
                 }
             }
         });
