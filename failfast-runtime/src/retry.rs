@@ -84,7 +84,8 @@ pub trait RetryAfter {
     fn retry_after(&self) -> Option<Duration>;
 }
 
-impl RetryAfter for Error {
+// Spelt `crate::Error`: tests/ui/retry_after_without_impl.stderr quotes this line.
+impl RetryAfter for crate::Error {
     /// An `Open` rejection: the time until the breaker lets a trial call through.
     ///
     /// ```
