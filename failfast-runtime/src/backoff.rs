@@ -7,6 +7,8 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::clock::nanos;
+
 thread_local! {
     /// Set by [`seed_jitter`]: where this thread's jitter generators come from.
     static SEEDED: RefCell<Option<SmallRng>> = const { RefCell::new(None) };
@@ -400,11 +402,6 @@ impl<R: Rng> Iterator for Backoff<R> {
         self.retries += 1;
         Some(wait)
     }
-}
-
-/// A duration in whole nanoseconds, saturating (584 years is plenty for a wait).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

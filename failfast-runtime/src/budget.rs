@@ -2,19 +2,39 @@
 //! stacked or fanned-out retries cannot multiply the load on a struggling dependency.
 //! The arithmetic and the costs are documented on [`Budget`].
 
-use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use crate::stripe::{self, SHARED, STRIPES};
-use crate::{clock, observe, registry};
+use crate::clock;
+use crate::stripe::{self, Striped};
+use crate::telemetry;
 
 /// Billionths of a token in one token.
 const TOKEN: u64 = 1_000_000_000;
+
+/// The default budget's name in a registry's list, metrics and traces.
+pub(crate) const DEFAULT_NAME: &str = "default";
+/// The default budget's ratio: retries may add 20% load...
+pub(crate) const DEFAULT_RATIO: f64 = 0.2;
+/// ...plus 10 retries per second.
+pub(crate) const DEFAULT_MIN_PER_SEC: u32 = 10;
+
+/// The name of a budget made by [`Budget::new`].
+const STANDALONE_NAME: &str = "standalone";
+
+/// How long a budget's bucket lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifetime {
+    /// As long as the process (the process-wide registry's budgets): copies of a handle
+    /// touch no shared reference count.
+    Process,
+    /// Until its last handle is dropped.
+    Handles,
+}
 
 /// A retry budget: a token bucket that every retry loop drawing from it shares.
 ///
@@ -90,7 +110,7 @@ enum Handle {
 struct Inner {
     name: Box<str>,
     /// Deposits, counted per thread.
-    stripes: Box<[Stripe; STRIPES]>,
+    deposits: Striped<AtomicU64>,
     bucket: Mutex<Bucket>,
 }
 
@@ -143,29 +163,16 @@ impl Budget {
     /// assert_eq!(budget.available(), 10.0, "a full second of floor");
     /// ```
     pub fn new(ratio: f64, min_per_sec: u32) -> Budget {
-        Budget(Handle::Shared(Arc::new(Inner::new(
-            "standalone",
-            ratio,
-            min_per_sec,
-        ))))
+        Budget::named(STANDALONE_NAME, ratio, min_per_sec, Lifetime::Handles)
     }
 
-    /// A budget that lives as long as the process: the registry's.
-    pub(crate) fn leaked(name: &str, ratio: f64, min_per_sec: u32) -> Budget {
-        Budget(Handle::Static(Box::leak(Box::new(Inner::new(
-            name,
-            ratio,
-            min_per_sec,
-        )))))
-    }
-
-    /// A budget freed with its last handle: a non-global registry's.
-    pub(crate) fn owned(name: &str, ratio: f64, min_per_sec: u32) -> Budget {
-        Budget(Handle::Shared(Arc::new(Inner::new(
-            name,
-            ratio,
-            min_per_sec,
-        ))))
+    /// A budget named `name` (a registry's), whose bucket lives for `lifetime`.
+    pub(crate) fn named(name: &str, ratio: f64, min_per_sec: u32, lifetime: Lifetime) -> Budget {
+        let inner = Inner::new(name, ratio, min_per_sec);
+        Budget(match lifetime {
+            Lifetime::Process => Handle::Static(Box::leak(Box::new(inner))),
+            Lifetime::Handles => Handle::Shared(Arc::new(inner)),
+        })
     }
 
     #[inline]
@@ -270,8 +277,7 @@ impl Budget {
     /// ```
     #[inline]
     pub fn deposit(&self) {
-        let index = stripe::index();
-        stripe::bump(&self.inner().stripes[index].deposits, index);
+        self.inner().deposits.count(|deposits| deposits);
     }
 
     /// Takes one token for a retry: `true` if the retry may run. `false` when the budget
@@ -298,7 +304,7 @@ impl Budget {
         }
         bucket.exhausted += 1;
         drop(bucket);
-        observe::budget_exhausted(&inner.name);
+        telemetry::budget_exhausted(&inner.name);
         false
     }
 
@@ -352,15 +358,37 @@ impl Budget {
     }
 }
 
+/// The process-wide default budget: every retry draws from it unless it names another
+/// budget or none. It lives as long as the process; the process-wide registry lists it.
+#[inline]
+pub(crate) fn process_default() -> &'static Budget {
+    PROCESS_DEFAULT.get_or_init(|| {
+        Budget::named(
+            DEFAULT_NAME,
+            DEFAULT_RATIO,
+            DEFAULT_MIN_PER_SEC,
+            Lifetime::Process,
+        )
+    })
+}
+
+/// The process-wide default budget, if a retry (or anyone) has asked for it yet.
+pub(crate) fn process_default_if_made() -> Option<&'static Budget> {
+    PROCESS_DEFAULT.get()
+}
+
+static PROCESS_DEFAULT: OnceLock<Budget> = OnceLock::new();
+
 /// Records one first attempt in the process-wide default budget: what [`Retry`] does on
 /// every call that names no budget, so it is the hottest deposit of all. After a thread's
 /// first, it is one thread-local load, a branch, and the plain add into the thread's own
-/// stripe of the default budget (whose address the thread keeps).
+/// stripe of the default budget (whose address the thread remembers, see
+/// [`stripe::remember`]).
 ///
-/// [`Retry`]: crate::Retry
+/// [`Retry`]: crate::retry::Retry
 #[inline]
 pub(crate) fn deposit_default() {
-    match DEFAULT_COUNTER.get() {
+    match stripe::remembered() {
         Some(counter) => counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed),
         None => deposit_default_first(),
     }
@@ -372,14 +400,13 @@ pub(crate) fn deposit_default() {
 /// deposited.
 #[cold]
 extern "C" fn deposit_default_first() {
-    let budget = registry::default_budget();
+    let budget = process_default();
     let index = stripe::index();
-    let counter = &budget.inner().stripes[index].deposits;
-    stripe::bump(counter, index);
-    // Keep the address if this thread owns the stripe and the budget outlives it: the
-    // process-wide registry's budgets are `'static`.
-    if let (Handle::Static(inner), false) = (&budget.0, index == SHARED) {
-        DEFAULT_COUNTER.set(Some(&inner.stripes[index].deposits));
+    stripe::bump(budget.inner().deposits.get(index), index);
+    // The default budget is `'static`: remember the counter (if the stripe is the
+    // thread's own).
+    if let Handle::Static(inner) = &budget.0 {
+        stripe::remember(inner.deposits.get(index), index);
     }
 }
 
@@ -401,7 +428,7 @@ impl Inner {
         let ratio = nano_tokens(ratio);
         Inner {
             name: name.into(),
-            stripes: Box::new(std::array::from_fn(|_| Stripe::default())),
+            deposits: Striped::default(),
             bucket: Mutex::new(Bucket {
                 ratio,
                 min_per_sec,
@@ -417,11 +444,7 @@ impl Inner {
     /// Credits the deposits made since the last settlement at the current ratio, and
     /// refills the floor up to `now`.
     fn settle(&self, bucket: &mut Bucket, now: Instant) {
-        let deposits: u64 = self
-            .stripes
-            .iter()
-            .map(|s| s.deposits.load(Relaxed))
-            .fold(0, u64::wrapping_add);
+        let deposits = self.deposits.sum(|deposits| deposits);
         let new = deposits.wrapping_sub(bucket.credited);
         bucket.credited = deposits;
         bucket.bank = bucket
@@ -460,29 +483,10 @@ fn nano_tokens(ratio: f64) -> u64 {
     (ratio * TOKEN as f64).round() as u64
 }
 
-// Per-thread deposit stripes: see stripe.rs.
-
-#[derive(Default)]
-#[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
-struct Stripe {
-    deposits: AtomicU64,
-}
-
-thread_local! {
-    /// This thread's counter in the default budget's stripe, once known: see
-    /// [`deposit_default`]. Never the shared stripe.
-    static DEFAULT_COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
-}
-
-/// The thread is exiting and gives its stripe up: its default-budget counter is no longer
-/// its own.
-pub(crate) fn forget_thread() {
-    DEFAULT_COUNTER.set(None);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stripe::STRIPES;
 
     #[test]
     fn ratios_are_exact_in_billionths() {
@@ -520,7 +524,7 @@ mod tests {
     #[test]
     fn default_deposits_from_threads_that_come_and_go_all_count() {
         // The only test here that touches the default budget.
-        let default = registry::default_budget();
+        let default = process_default();
         default.set_min_per_sec(0);
         assert_eq!(default.available(), 0.0);
         // Two waves of more threads than stripes: the second wave reuses the stripes the

@@ -28,8 +28,13 @@ static BASE: LazyLock<Instant> = LazyLock::new(|| {
 /// An instant as nanoseconds since the process-wide base, to keep it in an `AtomicU64`.
 /// Saturates: clocks of different paused runtimes disagree, and that must not panic.
 pub(crate) fn to_nanos(at: Instant) -> u64 {
-    let since = at.saturating_duration_since(*BASE).as_nanos();
-    u64::try_from(since).unwrap_or(u64::MAX)
+    nanos(at.saturating_duration_since(*BASE))
+}
+
+/// `d` in whole nanoseconds, saturating (584 years is plenty for any wait or window).
+#[inline]
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The time from `now` until the instant `until` (from [`to_nanos`]), zero if passed.
@@ -39,8 +44,7 @@ pub(crate) fn until(until: u64, now: Instant) -> Duration {
 
 /// `at + d` in nanoseconds since the base, saturating.
 pub(crate) fn nanos_after(at: Instant, d: Duration) -> u64 {
-    let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    to_nanos(at).saturating_add(d)
+    to_nanos(at).saturating_add(nanos(d))
 }
 
 /// True when this thread's clock is a paused tokio clock: virtual time stands still

@@ -525,9 +525,10 @@ impl BreakerConfig {
         self.mode
     }
 
-    /// True when calls need the careful path: a window to record in, or a clock to time
-    /// them by. The consecutive policy without `slow` keeps the lock-free, clock-free one.
-    pub(crate) const fn needs_window(&self) -> bool {
+    /// True when the breaker measures its closed calls: records them in a window, or
+    /// times them. The consecutive policy without `slow` keeps the lock-free, clock-free
+    /// hot path instead.
+    pub(crate) const fn measures_calls(&self) -> bool {
         self.failure_rate.is_some() || self.slow.is_some()
     }
 }

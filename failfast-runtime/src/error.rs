@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::BreakerName;
+use crate::name::BreakerName;
 
 /// A call that failfast refused to run, or cut short.
 ///

@@ -5,7 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::Permit;
+use pin_project_lite::pin_project;
+
+use crate::permit::Permit;
 
 /// Wraps `fut` so its outcome is recorded through `permit` when it completes:
 /// `permit.record(&result, is_failure)`. A panic while polling records a failure and
@@ -39,23 +41,26 @@ where
     }
 }
 
-/// The future returned by [`guard`]. It borrows the breaker its permit came from, and is
-/// `Send` when `F` and `C` are.
-///
-/// ```
-/// use failfast_runtime::{guard, Breaker, BreakerConfig, Guarded};
-///
-/// fn assert_send<T: Send>(_: T) {}
-/// let breaker = Breaker::new("db", BreakerConfig::new());
-/// let permit = breaker.acquire().unwrap();
-/// let fut: Guarded<'_, _, _> = guard(permit, |_: &()| true, async { Ok::<u8, ()>(1) });
-/// assert_send(fut);
-/// ```
-#[must_use = "futures do nothing unless polled"]
-pub struct Guarded<'a, F, C> {
-    fut: F,
-    permit: Option<Permit<'a>>,
-    is_failure: C,
+pin_project! {
+    /// The future returned by [`guard`]. It borrows the breaker its permit came from, and
+    /// is `Send` when `F` and `C` are.
+    ///
+    /// ```
+    /// use failfast_runtime::{guard, Breaker, BreakerConfig, Guarded};
+    ///
+    /// fn assert_send<T: Send>(_: T) {}
+    /// let breaker = Breaker::new("db", BreakerConfig::new());
+    /// let permit = breaker.acquire().unwrap();
+    /// let fut: Guarded<'_, _, _> = guard(permit, |_: &()| true, async { Ok::<u8, ()>(1) });
+    /// assert_send(fut);
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Guarded<'a, F, C> {
+        #[pin]
+        fut: F,
+        permit: Option<Permit<'a>>,
+        is_failure: C,
+    }
 }
 
 impl<T, E, F, C> Future for Guarded<'_, F, C>
@@ -66,16 +71,13 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `fut` is structurally pinned: it is never moved out of `self`, and
-        // `Guarded` has no `Drop` impl. `permit` and `is_failure` are never pinned, so
-        // handing out `&mut` to them is fine.
-        let this = unsafe { self.get_unchecked_mut() };
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let this = self.project();
+        let fut = this.fut;
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 if let Some(permit) = this.permit.take() {
-                    permit.record(&result, &this.is_failure);
+                    permit.record(&result, &*this.is_failure);
                 }
                 Poll::Ready(result)
             }

@@ -40,6 +40,8 @@
 //!
 //! [failfast]: https://example.invalid/failfast
 #![deny(missing_docs)]
+// The workspace's lint (see the root Cargo.toml), for this library's own code.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod backoff;
 mod breaker;
@@ -51,7 +53,6 @@ mod guard;
 mod listeners;
 mod metrics;
 mod name;
-mod observe;
 mod permit;
 mod policy;
 #[cfg(feature = "redis")]
@@ -63,6 +64,7 @@ mod spell;
 mod state;
 mod store;
 mod stripe;
+mod telemetry;
 mod timeout;
 mod transition;
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::Transition;
+use crate::transition::Transition;
 
 type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
 

@@ -1,9 +1,9 @@
 //! What a breaker has seen: call counts and the last transition.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 
-use crate::Transition;
-use crate::stripe::{self, STRIPES};
+use crate::stripe::Striped;
+use crate::transition::Transition;
 
 /// A snapshot of a breaker's counters, from [`Breaker::metrics`](crate::Breaker::metrics).
 ///
@@ -45,12 +45,13 @@ pub struct Metrics {
 /// snapshot adds the stripes up. Threads beyond the number of stripes share the last one
 /// and increment it atomically: exact still, only slower. `calls` is not counted: it is
 /// the sum of the outcomes and rejections, less the rejections observe mode let run.
+#[derive(Default)]
 pub(crate) struct Counters {
-    stripes: Box<[Stripe; STRIPES]>,
+    stripes: Striped<Stripe>,
 }
 
+/// One thread's counts.
 #[derive(Default)]
-#[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
 struct Stripe {
     successes: AtomicU64,
     failures: AtomicU64,
@@ -64,41 +65,33 @@ struct Stripe {
 
 impl Counters {
     #[inline]
-    fn count(&self, field: fn(&Stripe) -> &AtomicU64) {
-        let index = stripe::index();
-        stripe::bump(field(&self.stripes[index]), index);
-    }
-
-    #[inline]
     pub(crate) fn success(&self) {
-        self.count(|s| &s.successes);
+        self.stripes.count(|s| &s.successes);
     }
 
     pub(crate) fn failure(&self) {
-        self.count(|s| &s.failures);
+        self.stripes.count(|s| &s.failures);
     }
 
     #[inline]
     pub(crate) fn rejection(&self) {
-        self.count(|s| &s.rejections);
+        self.stripes.count(|s| &s.rejections);
     }
 
     pub(crate) fn cancelled(&self) {
-        self.count(|s| &s.cancelled);
+        self.stripes.count(|s| &s.cancelled);
     }
 
     pub(crate) fn slow_call(&self) {
-        self.count(|s| &s.slow_calls);
+        self.stripes.count(|s| &s.slow_calls);
     }
 
     pub(crate) fn observed(&self) {
-        self.count(|s| &s.observed);
+        self.stripes.count(|s| &s.observed);
     }
 
     pub(crate) fn snapshot(&self, last_transition: Option<Transition>) -> Metrics {
-        let sum = |field: fn(&Stripe) -> &AtomicU64| -> u64 {
-            self.stripes.iter().map(|s| field(s).load(Relaxed)).sum()
-        };
+        let sum = |field: fn(&Stripe) -> &AtomicU64| self.stripes.sum(field);
         let successes = sum(|s| &s.successes);
         let failures = sum(|s| &s.failures);
         let rejections = sum(|s| &s.rejections);
@@ -114,14 +107,6 @@ impl Counters {
             rejections,
             slow_calls,
             last_transition,
-        }
-    }
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            stripes: Box::new(std::array::from_fn(|_| Stripe::default())),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 
-use crate::Breaker;
+use crate::breaker::Breaker;
 
 /// What kind of call a permit allows; decides where its outcome is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,9 +16,10 @@ pub(crate) enum Kind {
     /// A call that is counted in the metrics only: through a disabled breaker, or one
     /// that observe mode let run instead of rejecting it.
     Passthrough,
-    /// A call through a closed breaker on the careful path: its outcome goes to the
-    /// window and is timed, as the breaker's config asks.
-    Careful,
+    /// A call through a closed breaker that measures its calls: its outcome goes to the
+    /// window, and it is timed, as the breaker's config asks (see
+    /// `BreakerConfig::measures_calls`).
+    ClosedMeasured,
 }
 
 /// How a permitted call ended.
@@ -108,7 +109,7 @@ impl Ticket {
             0 => Kind::Closed,
             1 => Kind::Trial,
             2 => Kind::Passthrough,
-            _ => Kind::Careful,
+            _ => Kind::ClosedMeasured,
         }
     }
 
@@ -223,7 +224,12 @@ mod tests {
 
     #[test]
     fn untimed_tickets_round_trip() {
-        for kind in [Kind::Closed, Kind::Trial, Kind::Passthrough, Kind::Careful] {
+        for kind in [
+            Kind::Closed,
+            Kind::Trial,
+            Kind::Passthrough,
+            Kind::ClosedMeasured,
+        ] {
             let ticket = Ticket::new(kind, 123_456_789);
             assert_eq!((ticket.kind(), ticket.generation()), (kind, 123_456_789));
             assert_eq!(ticket.is_closed(), kind == Kind::Closed);
@@ -232,8 +238,8 @@ mod tests {
 
     #[test]
     fn timed_tickets_recover_their_generation_and_time_the_call() {
-        let ticket = Ticket::timed(Kind::Careful, 70_000, 5_000);
-        assert_eq!(ticket.kind(), Kind::Careful);
+        let ticket = Ticket::timed(Kind::ClosedMeasured, 70_000, 5_000);
+        assert_eq!(ticket.kind(), Kind::ClosedMeasured);
         assert_eq!(ticket.timed_generation(70_000), 70_000);
         assert_eq!(
             ticket.timed_generation(70_003),

@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
 
-use crate::BreakerName;
-
 use parking_lot::Mutex;
 
-use crate::listeners::Listeners;
+use crate::breaker::Breaker;
+use crate::budget::{self, Budget, DEFAULT_MIN_PER_SEC, DEFAULT_NAME, DEFAULT_RATIO, Lifetime};
+use crate::config::BreakerConfig;
+use crate::listeners::{Listeners, Subscription};
+use crate::name::BreakerName;
+use crate::state::State;
 use crate::store::{self, InProcess, Store};
-use crate::{Breaker, BreakerConfig, Budget, State, Subscription, Transition};
+use crate::transition::Transition;
 
 /// The process-wide registry: the one the attribute macros register their breakers in.
 ///
@@ -21,16 +24,8 @@ use crate::{Breaker, BreakerConfig, Budget, State, Subscription, Transition};
 /// assert_eq!(registry().get("doc_registry_fn").unwrap().name(), breaker.name());
 /// ```
 pub fn registry() -> &'static Registry {
-    static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::with_lifetime(true));
+    static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::empty(Scope::Process));
     &REGISTRY
-}
-
-/// The process-wide registry's default budget: what every retried call deposits into,
-/// behind one initialisation check.
-#[inline]
-pub(crate) fn default_budget() -> &'static Budget {
-    static DEFAULT: OnceLock<&'static Budget> = OnceLock::new();
-    DEFAULT.get_or_init(|| registry().default_budget_ref())
 }
 
 /// `FAILFAST_DISABLED=1` in the environment: new registered breakers start disabled.
@@ -56,17 +51,21 @@ static DISABLED_BY_ENV: LazyLock<bool> =
 pub struct Registry {
     breakers: Mutex<BTreeMap<BreakerName, Breaker>>,
     listeners: Arc<Listeners>,
-    /// Retry budgets by name, the default one included once made.
+    /// Retry budgets by name, the default one aside.
     budgets: Mutex<BTreeMap<Box<str>, Budget>>,
-    /// The default budget, for a lock-free look-up on every retried call.
-    default_budget: OnceLock<Budget>,
-    /// The process-wide registry: its budgets are kept for the life of the process, so
-    /// copying a handle touches no shared reference count.
-    global: bool,
+    scope: Scope,
 }
 
-/// The name of the process-wide default retry budget.
-const DEFAULT_BUDGET: &str = "default";
+/// Whose default budget a registry lists, and how long its budgets live.
+enum Scope {
+    /// The process-wide [`registry()`]: its default budget is the process's (see
+    /// `budget.rs`), and its budgets live as long as the process, so copying a handle
+    /// touches no shared reference count.
+    Process,
+    /// A registry of its own ([`Registry::new`]): its default budget too, made on first
+    /// use; its budgets are freed with their last handle.
+    Own(OnceLock<Budget>),
+}
 
 impl Registry {
     /// An empty registry, separate from the process-wide [`registry()`].
@@ -77,16 +76,15 @@ impl Registry {
     /// assert!(Registry::new().breakers().is_empty());
     /// ```
     pub fn new() -> Registry {
-        Registry::with_lifetime(false)
+        Registry::empty(Scope::Own(OnceLock::new()))
     }
 
-    fn with_lifetime(global: bool) -> Registry {
+    fn empty(scope: Scope) -> Registry {
         Registry {
             breakers: Mutex::new(BTreeMap::new()),
             listeners: Arc::default(),
             budgets: Mutex::new(BTreeMap::new()),
-            default_budget: OnceLock::new(),
-            global,
+            scope,
         }
     }
 
@@ -202,10 +200,16 @@ impl Registry {
     /// assert_eq!(payments.ratio(), 0.05);
     /// ```
     pub fn budget(&self, name: &str) -> Budget {
-        if name == DEFAULT_BUDGET {
+        if name == DEFAULT_NAME {
             return self.default_budget();
         }
-        self.budget_or_insert(name, 0.1, 10)
+        let mut budgets = self.budgets.lock();
+        if let Some(budget) = budgets.get(name) {
+            return budget.clone();
+        }
+        let budget = Budget::named(name, 0.1, 10, self.lifetime());
+        budgets.insert(name.into(), budget.clone());
+        budget
     }
 
     /// The budget every retry draws from unless it names another or none: ratio 0.2
@@ -220,26 +224,31 @@ impl Registry {
     /// assert!(default.same(&registry().budget("default")));
     /// ```
     pub fn default_budget(&self) -> Budget {
-        self.default_budget_ref().clone()
-    }
-
-    fn default_budget_ref(&self) -> &Budget {
-        self.default_budget
-            .get_or_init(|| self.budget_or_insert(DEFAULT_BUDGET, 0.2, 10))
-    }
-
-    fn budget_or_insert(&self, name: &str, ratio: f64, min_per_sec: u32) -> Budget {
-        let mut budgets = self.budgets.lock();
-        if let Some(budget) = budgets.get(name) {
-            return budget.clone();
+        match &self.scope {
+            Scope::Process => budget::process_default().clone(),
+            Scope::Own(default) => default
+                .get_or_init(|| {
+                    let lifetime = Lifetime::Handles;
+                    Budget::named(DEFAULT_NAME, DEFAULT_RATIO, DEFAULT_MIN_PER_SEC, lifetime)
+                })
+                .clone(),
         }
-        let budget = if self.global {
-            Budget::leaked(name, ratio, min_per_sec)
-        } else {
-            Budget::owned(name, ratio, min_per_sec)
-        };
-        budgets.insert(name.into(), budget.clone());
-        budget
+    }
+
+    /// The default budget, if made yet.
+    fn default_budget_if_made(&self) -> Option<&Budget> {
+        match &self.scope {
+            Scope::Process => budget::process_default_if_made(),
+            Scope::Own(default) => default.get(),
+        }
+    }
+
+    /// How long this registry's budgets live.
+    fn lifetime(&self) -> Lifetime {
+        match self.scope {
+            Scope::Process => Lifetime::Process,
+            Scope::Own(_) => Lifetime::Handles,
+        }
     }
 
     /// Every retry budget made so far, sorted by name (the default one once a retry has
@@ -255,7 +264,12 @@ impl Registry {
     /// assert_eq!(names, ["default", "search"]);
     /// ```
     pub fn budgets(&self) -> Vec<Budget> {
-        self.budgets.lock().values().cloned().collect()
+        let mut budgets: Vec<Budget> = self.budgets.lock().values().cloned().collect();
+        if let Some(default) = self.default_budget_if_made() {
+            let at = budgets.partition_point(|budget| budget.name() < DEFAULT_NAME);
+            budgets.insert(at, default.clone());
+        }
+        budgets
     }
 
     /// Calls `f` with every transition of every breaker in this registry, once each

@@ -6,10 +6,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
+use crate::backoff::{Backoff, RetryPolicy};
 use crate::budget::{self, Budget};
-use crate::{Backoff, RetryPolicy, clock, observe, registry};
+use crate::clock;
+use crate::error::Error;
+use crate::telemetry;
 
 /// What [`Retry::next`] tells the `on_retry` hook before a wait.
 ///
@@ -80,6 +84,7 @@ pub trait RetryAfter {
     fn retry_after(&self) -> Option<Duration>;
 }
 
+// Spelt `crate::Error`: tests/ui/retry_after_without_impl.stderr quotes this line.
 impl RetryAfter for crate::Error {
     /// An `Open` rejection: the time until the breaker lets a trial call through.
     ///
@@ -93,7 +98,7 @@ impl RetryAfter for crate::Error {
     /// ```
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            crate::Error::Open { retry_after, .. } => Some(*retry_after),
+            Error::Open { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -442,14 +447,14 @@ impl Retry {
             }
         }
         let granted = match &self.budget {
-            Draw::Default => registry::default_budget().try_withdraw(),
+            Draw::Default => budget::process_default().try_withdraw(),
             Draw::Named(budget) => budget.try_withdraw(),
             Draw::Unlimited => true,
         };
         if !granted {
             return None;
         }
-        observe::retried(self.attempts, wait);
+        telemetry::retried(self.attempts, wait);
         Some(RetryInfo {
             attempt: self.attempts,
             delay: wait,
@@ -492,11 +497,14 @@ impl Drop for Enclosing {
     }
 }
 
-/// The future of [`Retry::scope_async`]: the attempt, polled inside its loop's scope.
-#[must_use = "futures do nothing unless polled"]
-pub struct Scoped<F> {
-    attempt: F,
-    budget: usize,
+pin_project! {
+    /// The future of [`Retry::scope_async`]: the attempt, polled inside its loop's scope.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        #[pin]
+        attempt: F,
+        budget: usize,
+    }
 }
 
 impl<F: Future> Future for Scoped<F> {
@@ -504,11 +512,9 @@ impl<F: Future> Future for Scoped<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `attempt` is structurally pinned: never moved out, and `Scoped` has no
-        // `Drop` impl.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _enclosing = Enclosing::enter(this.budget);
-        unsafe { Pin::new_unchecked(&mut this.attempt) }.poll(cx)
+        let this = self.project();
+        let _enclosing = Enclosing::enter(*this.budget);
+        this.attempt.poll(cx)
     }
 }
 

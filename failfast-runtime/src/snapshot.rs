@@ -1,7 +1,12 @@
 //! A point-in-time view of a registry's breakers, plain data a service can expose (as
 //! JSON with the `serde` feature, which derives `Serialize` for every type here).
 
-use crate::{Breaker, BreakerConfig, Mode, Reason, Registry, State, Transition, Window};
+use crate::breaker::Breaker;
+use crate::clock;
+use crate::config::{BreakerConfig, Mode, Window};
+use crate::registry::Registry;
+use crate::state::State;
+use crate::transition::{Reason, Transition};
 
 /// Every breaker of a [`Registry`], sorted by name, from [`Registry::snapshot`].
 ///
@@ -242,7 +247,7 @@ impl Breaker {
     /// assert_eq!(snapshot.last_transition, None);
     /// ```
     pub fn snapshot(&self) -> BreakerSnapshot {
-        self.snapshot_at(crate::clock::now().into_std())
+        self.snapshot_at(clock::now().into_std())
     }
 
     fn snapshot_at(&self, now: std::time::Instant) -> BreakerSnapshot {
@@ -280,7 +285,7 @@ impl Registry {
     /// assert_eq!(registry.snapshot().breakers[0].name, "db");
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let now = crate::clock::now().into_std();
+        let now = clock::now().into_std();
         Snapshot {
             breakers: self.breakers().iter().map(|b| b.snapshot_at(now)).collect(),
         }

@@ -5,19 +5,19 @@
 //! breaker opened, a trial from an earlier half-open spell) is recognised and ignored.
 //! State and generation share one `AtomicU64` so a single load reads both consistently.
 //!
-//! One more bit of the word, constant for the breaker's life, marks a breaker whose
-//! closed calls need the careful path (a window to record in, a clock to time them): its
+//! One more bit of the word, constant for the breaker's life, marks a breaker that
+//! measures its closed calls (a window to record in, a clock to time them): its
 //! Closed spells never match the hot path's test, which stays one load, one mask and one
 //! branch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::State;
+use crate::state::State;
 
 const STATE_BITS: u32 = 3;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
-/// Set in every word of a breaker whose closed calls take the careful path.
-const CAREFUL: u64 = 1 << STATE_BITS;
+/// Set in every word of a breaker that measures its closed calls.
+const MEASURED: u64 = 1 << STATE_BITS;
 /// Where the generation starts.
 const GENERATION_SHIFT: u32 = STATE_BITS + 1;
 
@@ -37,6 +37,13 @@ impl Spell {
         }
     }
 
+    /// True for the spell of `state` numbered `generation`: a permit's outcome belongs to
+    /// the current spell only if this holds.
+    #[inline]
+    pub(crate) fn is(self, state: State, generation: u64) -> bool {
+        self.state == state && self.generation == generation
+    }
+
     fn pack(self) -> u64 {
         (self.generation << GENERATION_SHIFT) | self.state.to_bits()
     }
@@ -54,15 +61,15 @@ impl Spell {
 #[derive(Debug)]
 pub(crate) struct AtomicSpell {
     word: AtomicU64,
-    /// [`CAREFUL`] or zero, in every word stored.
+    /// [`MEASURED`] or zero, in every word stored.
     lane: u64,
 }
 
 impl AtomicSpell {
-    /// The first spell, in `state`. `careful`: closed calls must not take the hot path
+    /// The first spell, in `state`. `measured`: closed calls must not take the hot path
     /// ([`closed_generation`](Self::closed_generation) always says `None`).
-    pub(crate) fn new(state: State, careful: bool) -> Self {
-        let lane = if careful { CAREFUL } else { 0 };
+    pub(crate) fn new(state: State, measured: bool) -> Self {
+        let lane = if measured { MEASURED } else { 0 };
         let first = Spell {
             state,
             generation: 0,
@@ -85,7 +92,7 @@ impl AtomicSpell {
     #[inline]
     pub(crate) fn closed_generation(&self) -> Option<u64> {
         let word = self.word.load(Ordering::Acquire);
-        (word & (STATE_MASK | CAREFUL) == State::Closed.to_bits())
+        (word & (STATE_MASK | MEASURED) == State::Closed.to_bits())
             .then_some(word >> GENERATION_SHIFT)
     }
 
@@ -112,21 +119,21 @@ mod tests {
                 generation: 12_345,
             };
             assert_eq!(Spell::unpack(spell.pack()), spell);
-            assert_eq!(Spell::unpack(spell.pack() | CAREFUL), spell);
+            assert_eq!(Spell::unpack(spell.pack() | MEASURED), spell);
         }
     }
 
     #[test]
-    fn careful_breakers_never_take_the_hot_path() {
+    fn measuring_breakers_never_take_the_hot_path() {
         let plain = AtomicSpell::new(State::Closed, false);
-        let careful = AtomicSpell::new(State::Closed, true);
+        let measured = AtomicSpell::new(State::Closed, true);
         assert_eq!(plain.closed_generation(), Some(0));
-        assert_eq!(careful.closed_generation(), None);
-        let next = careful.load().next(State::Open).next(State::Closed);
-        careful.store(next);
+        assert_eq!(measured.closed_generation(), None);
+        let next = measured.load().next(State::Open).next(State::Closed);
+        measured.store(next);
         plain.store(next);
-        assert_eq!(careful.load(), next);
-        assert_eq!(careful.closed_generation(), None);
+        assert_eq!(measured.load(), next);
+        assert_eq!(measured.closed_generation(), None);
         assert_eq!(plain.closed_generation(), Some(2));
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::Breaker;
+use crate::breaker::Breaker;
 
 /// Shares breaker state with other processes.
 ///

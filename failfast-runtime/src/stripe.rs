@@ -7,6 +7,9 @@
 //! back when it exits, for the next thread) and bumps its copy with a plain load and
 //! store. Threads beyond the first `STRIPES - 1` share the last stripe, [`SHARED`], and
 //! increment it atomically: exact still, only slower. Readers add the stripes up.
+//!
+//! [`Striped`] holds the copies; a thread that owns its stripe may also remember one
+//! counter of a `'static` [`Striped`] ([`remember`]), which it forgets when it exits.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -15,6 +18,46 @@ use parking_lot::Mutex;
 
 /// Copies of each striped counter.
 pub(crate) const STRIPES: usize = 32;
+
+/// [`STRIPES`] copies of `T` (counters), each in a cache line of its own.
+pub(crate) struct Striped<T> {
+    stripes: Box<[Padded<T>; STRIPES]>,
+}
+
+#[derive(Default)]
+#[repr(align(128))] // two cache lines: adjacent-line prefetchers pair lines up
+struct Padded<T>(T);
+
+impl<T> Striped<T> {
+    /// The copy in stripe `index`.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> &T {
+        &self.stripes[index].0
+    }
+
+    /// Adds one to `field` of this thread's copy (see [`bump`]).
+    #[inline]
+    pub(crate) fn count(&self, field: impl Fn(&T) -> &AtomicU64) {
+        let index = index();
+        bump(field(self.get(index)), index);
+    }
+
+    /// `field` added up over every copy, wrapping as the counters do.
+    pub(crate) fn sum(&self, field: impl Fn(&T) -> &AtomicU64) -> u64 {
+        self.stripes
+            .iter()
+            .map(|stripe| field(&stripe.0).load(Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
+impl<T: Default> Default for Striped<T> {
+    fn default() -> Self {
+        Striped {
+            stripes: Box::new(std::array::from_fn(|_| Padded::default())),
+        }
+    }
+}
 /// The stripe shared, atomically, by threads that found no stripe of their own.
 pub(crate) const SHARED: usize = STRIPES - 1;
 
@@ -40,7 +83,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         // Whatever this exiting thread still counts goes to the shared stripe.
         INDEX.set(SHARED);
-        crate::budget::forget_thread();
+        REMEMBERED.set(None);
         // The lock orders this thread's last counts before the next owner's first.
         if self.0 != SHARED {
             FREE.lock().push(self.0);
@@ -56,6 +99,8 @@ thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
     /// Owns the index and gives it back when the thread exits.
     static SLOT: Slot = Slot::take();
+    /// A counter in this thread's own stripe of a `'static` [`Striped`]: see [`remember`].
+    static REMEMBERED: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
 }
 
 /// This thread's stripe index.
@@ -84,5 +129,21 @@ pub(crate) fn bump(counter: &AtomicU64, index: usize) {
         counter.fetch_add(1, Relaxed);
     } else {
         counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+}
+
+/// The counter this thread [remembered](remember), while the thread owns its stripe.
+#[inline]
+pub(crate) fn remembered() -> Option<&'static AtomicU64> {
+    REMEMBERED.get()
+}
+
+/// Remembers `counter`, in stripe `index` of a `'static` [`Striped`], for
+/// [`remembered`], unless `index` is the shared stripe (whose counters take an atomic
+/// increment). The hottest deposit (the default budget's, see `budget.rs`) then skips the
+/// look-up; the thread forgets it when it gives its stripe up.
+pub(crate) fn remember(counter: &'static AtomicU64, index: usize) {
+    if index != SHARED {
+        REMEMBERED.set(Some(counter));
     }
 }

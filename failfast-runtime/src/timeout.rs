@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Awaits `fut` for at most `after`; past that the future is dropped and
 /// `Err(E::from(Error::Timeout { after }))` returned. Follows tokio's clock, so a paused

@@ -1,6 +1,7 @@
 //! A change of state, as delivered to listeners.
 
-use crate::{BreakerName, State};
+use crate::name::BreakerName;
+use crate::state::State;
 
 /// Why a breaker changed state.
 ///

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::{BreakerConfig, Reason, Window};
+use crate::clock::nanos;
+use crate::config::{BreakerConfig, Window};
+use crate::transition::Reason;
 
 /// The most buckets a time window uses.
 pub(crate) const MAX_BUCKETS: u64 = 4096;
@@ -86,6 +88,11 @@ impl WindowPolicy {
     /// True when the failure rate decides (rather than consecutive failures).
     pub(crate) fn judges_failures(&self) -> bool {
         self.failure_rate.is_some()
+    }
+
+    /// True when the slow-call rate can open the breaker.
+    pub(crate) fn judges_slowness(&self) -> bool {
+        self.slow_rate.is_some()
     }
 
     /// Records one outcome that ended at `at` (clock nanoseconds; ignored by a count
@@ -356,10 +363,6 @@ pub(crate) fn bucket_layout(span: Duration) -> (u64, u64) {
         width = span.div_ceil(MAX_BUCKETS);
     }
     (width, span.div_ceil(width))
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

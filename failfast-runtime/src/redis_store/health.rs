@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::{Backoff, Jitter, RetryPolicy, observe};
+use crate::backoff::{Backoff, Jitter, RetryPolicy};
+use crate::telemetry;
 
 // 0: not tried yet.
 const UP: u8 = 1;
@@ -21,7 +22,7 @@ impl Health {
     pub(crate) fn failed(&self, url: &str, error: &dyn std::fmt::Display) {
         if self.state.swap(DOWN, Relaxed) != DOWN {
             self.episodes.fetch_add(1, Relaxed);
-            observe::store_warning(&format!(
+            telemetry::store_warning(&format!(
                 "the Redis store at {url} failed ({error}); breakers go on with local state \
                  and the store reconnects by itself"
             ));
@@ -31,7 +32,7 @@ impl Health {
     /// Talking to Redis worked.
     pub(crate) fn ok(&self, url: &str) {
         if self.state.swap(UP, Relaxed) == DOWN {
-            observe::store_recovered(&format!(
+            telemetry::store_recovered(&format!(
                 "the Redis store at {url} works again; breakers share their state again"
             ));
         }
@@ -39,7 +40,7 @@ impl Health {
 
     /// Garbage was found (and removed) under a breaker's key: one warning per find.
     pub(crate) fn garbage(&self, key: &str) {
-        observe::store_warning(&format!(
+        telemetry::store_warning(&format!(
             "unexpected data under the Redis key {key} was removed; the breaker goes on \
              with local state"
         ));

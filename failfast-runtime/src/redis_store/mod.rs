@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::breaker::Breaker;
 use crate::breaker::WeakBreaker;
-use crate::{Breaker, Lease, SharedState, State, Store};
+use crate::state::State;
+use crate::store::{Lease, SharedState, Store};
 use health::Health;
 use worker::{Command, LeaseReply, Scripts, Worker};
 

@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use crate::SharedState;
+use crate::store::SharedState;
 
 /// How long a fleet-wide `force_open` or `disable` stays in Redis (each process keeps
 /// its own until a reset): keys expire, so nothing piles up.

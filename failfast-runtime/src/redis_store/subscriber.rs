@@ -9,7 +9,7 @@ use redis::{Connection, RedisResult};
 use super::health::reconnect_backoff;
 use super::worker::Command;
 use super::{Shared, scripts};
-use crate::Backoff;
+use crate::backoff::Backoff;
 
 /// How often a quiet subscription wakes to see whether the store is still used.
 const IDLE: Duration = Duration::from_secs(1);

@@ -9,8 +9,9 @@ use redis::{Connection, RedisResult, Script};
 
 use super::health::{Health, reconnect_backoff};
 use super::{Echoes, scripts};
+use crate::backoff::Backoff;
 use crate::breaker::WeakBreaker;
-use crate::{Backoff, SharedState};
+use crate::store::SharedState;
 
 pub(crate) enum Command {
     /// Share the breaker's current state with the fleet.

@@ -43,7 +43,10 @@
 
 use std::time::Duration;
 
-use crate::{BreakerName, State, Transition};
+use crate::config::BreakerConfig;
+use crate::name::BreakerName;
+use crate::state::State;
+use crate::transition::Transition;
 
 /// A breaker changed state.
 #[inline]
@@ -59,11 +62,7 @@ pub(crate) fn transition(t: &Transition) {
 /// A second registration under `name` asked for a different configuration; the first one
 /// stays. Reported once per breaker (the first conflict), as a WARN event.
 #[inline]
-pub(crate) fn conflict(
-    name: &BreakerName,
-    kept: &crate::BreakerConfig,
-    asked: &crate::BreakerConfig,
-) {
+pub(crate) fn conflict(name: &BreakerName, kept: &BreakerConfig, asked: &BreakerConfig) {
     #[cfg(feature = "tracing")]
     tracing::event!(
         target: "failfast",
@@ -170,7 +169,8 @@ pub(crate) fn budget_exhausted(budget: &str) {
 mod trace {
     use std::fmt::{self, Write};
 
-    use crate::{Reason, State, Transition};
+    use crate::state::State;
+    use crate::transition::{Reason, Transition};
 
     /// A [`Reason`] in kebab case (`probes-succeeded`), as in the JSON snapshot; written
     /// straight into the formatter, only if a subscriber records the field.
@@ -228,7 +228,7 @@ mod meter {
     use metrics::{Key, Label, Level, Metadata};
     use parking_lot::Mutex;
 
-    use crate::State;
+    use crate::state::State;
 
     const CALLS: &str = "failfast_calls_total";
     const SLOW_CALLS: &str = "failfast_slow_calls_total";
