@@ -40,8 +40,6 @@
 //!
 //! [failfast]: https://example.invalid/failfast
 #![deny(missing_docs)]
-// The workspace's lint (see the root Cargo.toml), for this library's own code.
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod backoff;
 mod breaker;
