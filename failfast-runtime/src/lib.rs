@@ -64,6 +64,8 @@ mod store;
 mod stripe;
 mod telemetry;
 mod timeout;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod transition;
 
 pub use backoff::{Backoff, Jitter, RetryPolicy, seed_jitter};
