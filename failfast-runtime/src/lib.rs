@@ -56,6 +56,8 @@ mod policy;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod registry;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 mod retry;
 mod snapshot;
 mod spell;
