@@ -6,7 +6,8 @@
 //!   manual ForcedOpen and Disabled). Ask it for a [`Permit`] before a call, report the
 //!   outcome through the permit; or let [`Breaker::call`] / [`Breaker::call_async`] do both.
 //! - [`registry()`]: the process-wide [`Registry`] of breakers by name, with metrics,
-//!   manual control and transition listeners.
+//!   manual control and transition listeners. A keyed [`Family`] there gives one breaker
+//!   per host or tenant ([`Registry::keyed`]), at most `max_keys` of them at once.
 //! - [`RetryPolicy`], [`Backoff`], [`Retry`]: how many attempts and how long to wait;
 //!   [`retry`] and [`retry_async`] run the loop.
 //! - [`Budget`]: retry budgets. **Every retry draws from the process-wide default budget**
@@ -46,7 +47,9 @@ mod breaker;
 mod budget;
 mod clock;
 mod config;
+mod directory;
 mod error;
+mod family;
 mod guard;
 mod listeners;
 mod metrics;
@@ -75,6 +78,7 @@ pub use breaker::Breaker;
 pub use budget::Budget;
 pub use config::{BreakerConfig, Mode, Window};
 pub use error::{Error, is_open, not_open};
+pub use family::Family;
 pub use guard::{Guarded, guard};
 pub use listeners::Subscription;
 pub use metrics::Metrics;
@@ -84,7 +88,9 @@ pub use permit::Permit;
 pub use redis_store::{RedisStore, RedisStoreBuilder, RedisUrlError};
 pub use registry::{Registry, registry};
 pub use retry::{Retry, RetryAfter, RetryInfo, Rules, Scoped, retry, retry_async};
-pub use snapshot::{BreakerSnapshot, ConfigSummary, Counts, LastTransition, Snapshot};
+pub use snapshot::{
+    BreakerSnapshot, ConfigSummary, Counts, FamilySnapshot, LastTransition, Snapshot,
+};
 pub use state::State;
 pub use store::{InProcess, Lease, SharedState, Store, StoreAlreadySet, set_default_store};
 pub use timeout::timeout;

@@ -10,9 +10,11 @@ use std::sync::Arc;
 /// [`Transition`](crate::Transition)s and in the registry.
 ///
 /// It reads like a `&str` (it derefs to one and compares with one). Cloning a name from
-/// a string literal, or from the [registry](crate::registry) (which keeps its names for
-/// the life of the process), copies a pointer: a rejection never touches a shared
-/// reference count, so threads rejecting calls at once don't slow each other down.
+/// a string literal, or one registered by name in the [registry](crate::registry) (which
+/// keeps those names for the life of the process), copies a pointer: a rejection never
+/// touches a shared reference count, so threads rejecting calls at once don't slow each
+/// other down. A keyed breaker's name ([`Registry::keyed`](crate::Registry::keyed)) is
+/// reference-counted instead, so that it is freed when the breaker is evicted.
 ///
 /// ```
 /// use failfast_runtime::BreakerName;

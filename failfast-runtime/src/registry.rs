@@ -1,18 +1,20 @@
-//! Named breakers, shared by every part of the program that uses the same name.
+//! Named breakers, shared by every part of the program that uses the same name, and
+//! keyed families of them.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::breaker::Breaker;
 use crate::budget::{self, Budget, DEFAULT_MIN_PER_SEC, DEFAULT_NAME, DEFAULT_RATIO, Lifetime};
 use crate::config::BreakerConfig;
-use crate::listeners::{Listeners, Subscription};
+use crate::directory::Directory;
+use crate::family::Family;
+use crate::listeners::Subscription;
 use crate::name::BreakerName;
-use crate::state::State;
-use crate::store::{self, InProcess, Store};
+use crate::store::{self, Store};
 use crate::transition::Transition;
 
 /// The process-wide registry: the one the attribute macros register their breakers in.
@@ -28,16 +30,13 @@ pub fn registry() -> &'static Registry {
     &REGISTRY
 }
 
-/// `FAILFAST_DISABLED=1` in the environment: new registered breakers start disabled.
-/// Read once, on first use.
-static DISABLED_BY_ENV: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os("FAILFAST_DISABLED").is_some_and(|v| v == "1"));
-
-/// Breakers by name, and listeners of all their transitions.
+/// Breakers by name, keyed families of breakers, retry budgets, and listeners of all the
+/// breakers' transitions.
 ///
 /// Registering a name twice returns the same breaker. The first registration's config
 /// wins; a later, different config is kept as [`Breaker::conflict`] (the first one only),
-/// so it can be reported.
+/// so it can be reported. A keyed [`Family`] makes one breaker per key on first use
+/// ([`keyed`](Self::keyed)), listed here under `"{family}/{key}"` while it lives.
 ///
 /// ```
 /// use failfast_runtime::{BreakerConfig, Registry};
@@ -49,8 +48,10 @@ static DISABLED_BY_ENV: LazyLock<bool> =
 /// assert_eq!(names, ["a", "b"]);
 /// ```
 pub struct Registry {
-    breakers: Mutex<BTreeMap<BreakerName, Breaker>>,
-    listeners: Arc<Listeners>,
+    /// Breakers by name (keyed ones included), and the listeners of their transitions.
+    directory: Arc<Directory>,
+    /// Keyed families by name.
+    families: RwLock<BTreeMap<Box<str>, Family>>,
     /// Retry budgets by name, the default one aside.
     budgets: Mutex<BTreeMap<Box<str>, Budget>>,
     scope: Scope,
@@ -81,8 +82,8 @@ impl Registry {
 
     fn empty(scope: Scope) -> Registry {
         Registry {
-            breakers: Mutex::new(BTreeMap::new()),
-            listeners: Arc::default(),
+            directory: Arc::default(),
+            families: RwLock::default(),
             budgets: Mutex::new(BTreeMap::new()),
             scope,
         }
@@ -96,7 +97,7 @@ impl Registry {
     /// assert!(Registry::new().get("nope").is_none());
     /// ```
     pub fn get(&self, name: &str) -> Option<Breaker> {
-        self.breakers.lock().get(name).cloned()
+        self.directory.lock().get(name).cloned()
     }
 
     /// Every registered breaker, sorted by name.
@@ -109,7 +110,7 @@ impl Registry {
     /// assert_eq!(registry.breakers().len(), 1);
     /// ```
     pub fn breakers(&self) -> Vec<Breaker> {
-        self.breakers.lock().values().cloned().collect()
+        self.directory.lock().values().cloned().collect()
     }
 
     /// The breaker named `name`, registered with `config` if it is new.
@@ -158,29 +159,90 @@ impl Registry {
         config: BreakerConfig,
         store: impl FnOnce() -> Arc<dyn Store>,
     ) -> Breaker {
-        let mut breakers = self.breakers.lock();
+        let mut breakers = self.directory.lock();
         if let Some(existing) = breakers.get(name.as_str()) {
             if existing.config() != config {
                 existing.note_conflict(config);
             }
             return existing.clone();
         }
-        // A process with breakers disabled by the environment keeps out of the shared
-        // store too: a fleet-wide reset must not switch its breakers back on.
-        let (initial, store) = if *DISABLED_BY_ENV {
-            (State::Disabled, Arc::new(InProcess) as Arc<dyn Store>)
-        } else {
-            (State::Closed, store())
-        };
         // Registered names live as long as the process: make copies of them free.
         let name = name.into_static();
-        let listeners = Some(self.listeners.clone());
-        let breaker = Breaker::build(name.clone(), config, initial, listeners, store);
+        let breaker = self.directory.make(name.clone(), config, store);
         breakers.insert(name, breaker.clone());
         drop(breakers);
         // Outside the lock: a shared store may wait (briefly) for the fleet's state.
         breaker.attach();
         breaker
+    }
+
+    /// The breaker for `key` in the keyed family `family`, named `"{family}/{key}"`: the
+    /// live one, or a new one made with the family's config (the family too is made on
+    /// first use, with [`BreakerConfig::new`] and at most 1000 keys; see [`Family`] for
+    /// its bound and what it evicts). While it lives, [`get`](Self::get) finds it under
+    /// that name and [`breakers`](Self::breakers) lists it.
+    ///
+    /// Looking up a key that has a breaker allocates nothing: two read locks, a hash of
+    /// `key`, and a copy of the handle.
+    ///
+    /// ```
+    /// use failfast_runtime::{Error, Registry, State};
+    ///
+    /// let registry = Registry::new();
+    /// let a = registry.keyed("upstream", "a.example:443");
+    /// a.force_open();
+    /// assert_eq!(a.name(), "upstream/a.example:443");
+    /// assert_eq!(registry.get("upstream/a.example:443").unwrap().state(), State::ForcedOpen);
+    /// // One bad host does not cut off the others.
+    /// let b = registry.keyed("upstream", "b.example:443");
+    /// assert_eq!(b.call(|| Ok::<_, Error>("reached")), Ok("reached"));
+    /// ```
+    pub fn keyed(&self, family: &str, key: &str) -> Breaker {
+        let live = self
+            .families
+            .read()
+            .get(family)
+            .and_then(|family| family.lookup(key));
+        live.unwrap_or_else(|| self.family(family).get(key))
+    }
+
+    /// The keyed family named `family`, made on first use with [`BreakerConfig::new`] and
+    /// [`max_keys`](Family::max_keys) 1000: configure it before its first keys are used.
+    ///
+    /// ```
+    /// use failfast_runtime::{BreakerConfig, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let tenants = registry.family("tenants");
+    /// tenants.configure(BreakerConfig::new().failures(3));
+    /// tenants.set_max_keys(10_000);
+    /// assert_eq!(registry.keyed("tenants", "acme").config().failures_threshold(), 3);
+    /// assert_eq!(registry.family("tenants").len(), 1);
+    /// ```
+    pub fn family(&self, family: &str) -> Family {
+        if let Some(found) = self.families.read().get(family) {
+            return found.clone();
+        }
+        self.families
+            .write()
+            .entry(family.into())
+            .or_insert_with(|| Family::new(family, self.directory.clone()))
+            .clone()
+    }
+
+    /// Every keyed family made so far, sorted by name.
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// let registry = Registry::new();
+    /// registry.keyed("upstream", "a");
+    /// registry.family("tenants");
+    /// let names: Vec<String> = registry.families().iter().map(|f| f.name().to_owned()).collect();
+    /// assert_eq!(names, ["tenants", "upstream"]);
+    /// ```
+    pub fn families(&self) -> Vec<Family> {
+        self.families.read().values().cloned().collect()
     }
 
     /// The retry budget named `name`, made with ratio 0.1 and a floor of 10 retries per
@@ -287,7 +349,7 @@ impl Registry {
     /// assert_eq!(*seen.lock().unwrap(), ["db"]);
     /// ```
     pub fn subscribe(&self, f: impl Fn(&Transition) + Send + Sync + 'static) -> Subscription {
-        self.listeners.add(f)
+        self.directory.listeners().add(f)
     }
 }
 
@@ -300,7 +362,7 @@ impl Default for Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.breakers.lock().values())
+            .entries(self.directory.lock().values())
             .finish()
     }
 }

@@ -1,16 +1,20 @@
-//! A point-in-time view of a registry's breakers, plain data a service can expose (as
-//! JSON with the `serde` feature, which derives `Serialize` for every type here).
+//! A point-in-time view of a registry's breakers and keyed families, plain data a service
+//! can expose (as JSON with the `serde` feature, which derives `Serialize` for every type
+//! here).
 
 use crate::breaker::Breaker;
 use crate::clock;
 use crate::config::{BreakerConfig, Mode, Window};
+use crate::family::Family;
 use crate::registry::Registry;
 use crate::state::State;
 use crate::transition::{Reason, Transition};
 
-/// Every breaker of a [`Registry`], sorted by name, from [`Registry::snapshot`].
+/// Every breaker of a [`Registry`], sorted by name, and its keyed families, from
+/// [`Registry::snapshot`]. A keyed family's live breakers are among the breakers, under
+/// `"{family}/{key}"`.
 ///
-/// With the `serde` feature it serialises as (one breaker shown):
+/// With the `serde` feature it serialises as (one breaker and one family shown):
 ///
 /// ```json
 /// {"breakers": [{
@@ -21,7 +25,8 @@ use crate::transition::{Reason, Transition};
 ///              "min_calls": null, "slow_ms": null, "slow_rate": null,
 ///              "reset_ms": 30000, "reset_max_ms": null, "probes": 1, "mode": "enforce"},
 ///   "conflict": null
-/// }]}
+/// }],
+///  "families": [{"name": "upstream", "live": 12, "max_keys": 1000, "evictions": 0, "overflows": 0}]}
 /// ```
 ///
 /// ```
@@ -36,13 +41,50 @@ use crate::transition::{Reason, Transition};
 /// assert_eq!(names, ["inventory", "payments"]);
 /// assert_eq!(snapshot.breakers[1].state, State::ForcedOpen);
 /// assert_eq!(snapshot.breakers[1].config.failures, Some(2));
+///
+/// registry.keyed("upstream", "a.example:443");
+/// let snapshot = registry.snapshot();
+/// assert_eq!(snapshot.breakers[2].name, "upstream/a.example:443");
+/// assert_eq!((snapshot.families[0].name.as_str(), snapshot.families[0].live), ("upstream", 1));
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// One entry per breaker, sorted by name.
+    /// One entry per breaker, sorted by name (keyed ones included).
     pub breakers: Vec<BreakerSnapshot>,
+    /// One entry per keyed family, sorted by name.
+    pub families: Vec<FamilySnapshot>,
+}
+
+/// One keyed family in a [`Snapshot`], or on its own from [`Family::snapshot`]: its size,
+/// bound and evictions (its breakers are in [`Snapshot::breakers`]).
+///
+/// ```
+/// use failfast_runtime::Registry;
+///
+/// let hosts = Registry::new().family("upstream");
+/// hosts.set_max_keys(1);
+/// hosts.get("a");
+/// hosts.get("b");
+/// let snapshot = hosts.snapshot();
+/// assert_eq!(snapshot.name, "upstream");
+/// assert_eq!((snapshot.live, snapshot.max_keys, snapshot.evictions, snapshot.overflows), (1, 1, 1, 0));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct FamilySnapshot {
+    /// The family's name.
+    pub name: String,
+    /// How many breakers it has.
+    pub live: usize,
+    /// Its bound on live breakers.
+    pub max_keys: usize,
+    /// Breakers evicted so far.
+    pub evictions: u64,
+    /// New keys let in beyond `max_keys` because no breaker could be evicted.
+    pub overflows: u64,
 }
 
 /// One breaker in a [`Snapshot`], or on its own from [`Breaker::snapshot`].
@@ -273,9 +315,31 @@ impl Breaker {
     }
 }
 
+impl Family {
+    /// This family's name, size, bound and evictions, as plain data (serialisable with
+    /// the `serde` feature).
+    ///
+    /// ```
+    /// use failfast_runtime::Registry;
+    ///
+    /// let snapshot = Registry::new().family("upstream").snapshot();
+    /// assert_eq!((snapshot.live, snapshot.max_keys), (0, 1000));
+    /// ```
+    pub fn snapshot(&self) -> FamilySnapshot {
+        FamilySnapshot {
+            name: self.name().to_owned(),
+            live: self.len(),
+            max_keys: self.max_keys(),
+            evictions: self.evictions(),
+            overflows: self.overflows(),
+        }
+    }
+}
+
 impl Registry {
-    /// Every breaker of the registry as plain data, sorted by name: what a status
-    /// endpoint serves (as JSON with the `serde` feature). See [`Snapshot`].
+    /// Every breaker of the registry as plain data, sorted by name, and its keyed
+    /// families: what a status endpoint serves (as JSON with the `serde` feature). See
+    /// [`Snapshot`].
     ///
     /// ```
     /// use failfast_runtime::{BreakerConfig, Registry};
@@ -288,6 +352,7 @@ impl Registry {
         let now = clock::now().into_std();
         Snapshot {
             breakers: self.breakers().iter().map(|b| b.snapshot_at(now)).collect(),
+            families: self.families().iter().map(Family::snapshot).collect(),
         }
     }
 }
