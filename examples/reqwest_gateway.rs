@@ -73,7 +73,7 @@ async fn main() -> Result<(), BoxError> {
                 .get(&format!("pricing/{host}"))
                 .expect("made on first use");
             println!(
-                "round {round} {host:<16} {outcome:<58} breaker {}",
+                "round {round} {host:<16} {outcome:<74} breaker {}",
                 breaker.state()
             );
         }
