@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench overhead            # every scenario, then the summary table
 //! cargo bench --bench overhead -- open    # only the scenarios/benchmarks matching "open"
+//! cargo bench --bench overhead -- keyed   # the keyed lookups (keyed_closed_success)
 //! ```
 //!
 //! Each scenario is a criterion group, with one benchmark per crate inside it. Every variant
@@ -203,12 +204,21 @@ const TOWER: &str = "tower_resilience";
 /// The failure-rate policies through the attribute: the last 100 calls, the last 60 s.
 const COUNT_WINDOW: &str = "failfast_count_window";
 const TIME_WINDOW: &str = "failfast_time_window";
-const CRATES: [&str; 8] = [
+/// A registered breaker looked up by name on every call (`registry().get`).
+const GET: &str = "failfast_get";
+/// A keyed breaker looked up on every call (`registry().keyed`): the same key each time,
+/// and a different one of 1000 live keys each time.
+const KEYED: &str = "failfast_keyed";
+const KEYED_1000: &str = "failfast_keyed_1000";
+const CRATES: [&str; 11] = [
     BARE,
     ATTR,
     COUNT_WINDOW,
     TIME_WINDOW,
     RUNTIME,
+    GET,
+    KEYED,
+    KEYED_1000,
     FAILSAFE,
     RECLOSER,
     TOWER,
@@ -223,7 +233,8 @@ const RETRY: &str = "retry_no_failure";
 const ASYNC: &str = "async_closed_success";
 const TWO_CLOSED: &str = "two_threads_closed_success";
 const TWO_OPEN: &str = "two_threads_open_rejection";
-const SCENARIOS: [&str; 8] = [
+const KEYED_CLOSED: &str = "keyed_closed_success";
+const SCENARIOS: [&str; 9] = [
     CLOSED_SUCCESS,
     CLOSED_10PCT,
     OPEN,
@@ -232,6 +243,7 @@ const SCENARIOS: [&str; 8] = [
     ASYNC,
     TWO_CLOSED,
     TWO_OPEN,
+    KEYED_CLOSED,
 ];
 
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
@@ -511,6 +523,41 @@ fn two_threads_open_rejection(c: &mut Criterion) {
     g.finish();
 }
 
+/// A closed call through a breaker found in the registry on every call, as per-host
+/// gateway middleware does, next to the same call on a registered breaker held by the
+/// caller: what the lookup costs. Every call succeeds; all breakers have the same config.
+/// `failfast_keyed` looks up one key of its family again and again (the member is only
+/// read); `failfast_keyed_1000` a different one of 1000 live keys each call (each lookup
+/// also stamps its member as used).
+fn keyed_closed_success(c: &mut Criterion) {
+    let mut g = c.benchmark_group(KEYED_CLOSED);
+    let config = BreakerConfig::new().failures(NEVER).reset(HOUR);
+    let registry = failfast::registry();
+    let named = registry.breaker("bench::keyed_named", config);
+    registry.family("bench").configure(config);
+    let many = registry.family("bench_1000");
+    many.configure(config);
+    let keys: Vec<String> = (0..1000).map(|i| format!("host-{i}")).collect();
+    for key in &keys {
+        many.get(key);
+    }
+    bench_sync(&mut g, BARE, 0, work);
+    bench_sync(&mut g, RUNTIME, 0, |x, f| named.call(|| work(x, f)));
+    bench_sync(&mut g, GET, 0, |x, f| {
+        let breaker = registry.get("bench::keyed_named").unwrap();
+        breaker.call(|| work(x, f))
+    });
+    bench_sync(&mut g, KEYED, 0, |x, f| {
+        registry.keyed("bench", "host-3").call(|| work(x, f))
+    });
+    bench_sync(&mut g, KEYED_1000, 0, |x, f| {
+        let key = &keys[(x % 1000) as usize];
+        registry.keyed("bench_1000", key).call(|| work(x, f))
+    });
+    g.finish();
+    assert_eq!((many.len(), many.evictions()), (1000, 0));
+}
+
 /// The state of an attribute's breaker, looked up in the registry by its name.
 fn attr_breaker_state(name: &str) -> State {
     failfast::registry()
@@ -539,6 +586,7 @@ fn main() {
     async_closed_success(&mut c);
     two_threads_closed_success(&mut c);
     two_threads_open_rejection(&mut c);
+    keyed_closed_success(&mut c);
 
     c.final_summary();
     if benchmarking() {

@@ -22,6 +22,17 @@ fn names(registry: &Registry) -> Vec<String> {
         .collect()
 }
 
+/// A registry with a family "hosts" of at most `max_keys` breakers, `keys` used in order.
+fn family_with(max_keys: usize, keys: &[&str]) -> (Registry, Family) {
+    let registry = Registry::new();
+    let hosts = registry.family("hosts");
+    hosts.set_max_keys(max_keys);
+    for key in keys {
+        hosts.get(key);
+    }
+    (registry, hosts)
+}
+
 /// (live, evictions, overflows) of `family`.
 fn counts(family: &Family) -> (usize, u64, u64) {
     (family.len(), family.evictions(), family.overflows())
@@ -139,9 +150,7 @@ fn open_and_manual_states_survive_eviction_pressure() {
 
 #[test]
 fn the_family_grows_when_nothing_can_go_and_comes_back_down_when_it_can() {
-    let registry = Registry::new();
-    let hosts = registry.family("hosts");
-    hosts.set_max_keys(3);
+    let (registry, hosts) = family_with(3, &[]);
     for key in ["a", "b", "c"] {
         hosts.get(key).force_open();
     }
@@ -162,12 +171,7 @@ fn the_family_grows_when_nothing_can_go_and_comes_back_down_when_it_can() {
 
 #[test]
 fn the_least_recently_used_closed_breaker_goes() {
-    let registry = Registry::new();
-    let hosts = registry.family("hosts");
-    hosts.set_max_keys(3);
-    for key in ["a", "b", "c"] {
-        hosts.get(key);
-    }
+    let (registry, hosts) = family_with(3, &["a", "b", "c"]);
     registry.keyed("hosts", "a"); // the oldest, used again
     hosts.get("d");
     assert_eq!(
@@ -301,9 +305,7 @@ fn one_name_is_one_breaker_whoever_made_it() {
 
 #[test]
 fn concurrent_new_keys_keep_the_bound_and_the_count() {
-    let registry = Registry::new();
-    let hosts = registry.family("hosts");
-    hosts.set_max_keys(100);
+    let (registry, hosts) = family_with(100, &[]);
     thread::scope(|s| {
         for t in 0..4 {
             let registry = &registry;
@@ -323,12 +325,7 @@ fn concurrent_new_keys_keep_the_bound_and_the_count() {
 
 #[test]
 fn the_snapshot_lists_the_family_and_its_breakers() {
-    let registry = Registry::new();
-    let hosts = registry.family("hosts");
-    hosts.set_max_keys(2);
-    for key in ["a", "b", "c"] {
-        hosts.get(key);
-    }
+    let (registry, hosts) = family_with(2, &["a", "b", "c"]);
     let snapshot = registry.snapshot();
     let breakers: Vec<&str> = snapshot.breakers.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(breakers, ["hosts/b", "hosts/c"]);
