@@ -117,6 +117,11 @@ async fn attr_async(x: u64, fail: bool) -> Result<u64, BenchError> {
     work(x, fail)
 }
 
+#[circuit_breaker("overhead::async_open_rejection", failures = 1, reset = "1h")]
+async fn attr_async_open(x: u64, fail: bool) -> Result<u64, BenchError> {
+    work(x, fail)
+}
+
 #[circuit_breaker("overhead::two_threads_closed_success")]
 fn attr_two_threads_closed(x: u64, fail: bool) -> Result<u64, BenchError> {
     work(x, fail)
@@ -201,6 +206,8 @@ const RUNTIME: &str = "failfast_runtime";
 const FAILSAFE: &str = "failsafe";
 const RECLOSER: &str = "recloser";
 const TOWER: &str = "tower_resilience";
+/// failfast's own tower layer (`failfast::tower::CircuitBreakerLayer`, feature `tower`).
+const FAILFAST_TOWER: &str = "failfast_tower";
 /// The failure-rate policies through the attribute: the last 100 calls, the last 60 s.
 const COUNT_WINDOW: &str = "failfast_count_window";
 const TIME_WINDOW: &str = "failfast_time_window";
@@ -210,7 +217,7 @@ const GET: &str = "failfast_get";
 /// and a different one of 1000 live keys each time.
 const KEYED: &str = "failfast_keyed";
 const KEYED_1000: &str = "failfast_keyed_1000";
-const CRATES: [&str; 11] = [
+const CRATES: [&str; 12] = [
     BARE,
     ATTR,
     COUNT_WINDOW,
@@ -221,6 +228,7 @@ const CRATES: [&str; 11] = [
     KEYED_1000,
     FAILSAFE,
     RECLOSER,
+    FAILFAST_TOWER,
     TOWER,
 ];
 
@@ -231,16 +239,18 @@ const OPEN: &str = "open_rejection";
 const HALF_OPEN: &str = "half_open_rejection";
 const RETRY: &str = "retry_no_failure";
 const ASYNC: &str = "async_closed_success";
+const ASYNC_OPEN: &str = "async_open_rejection";
 const TWO_CLOSED: &str = "two_threads_closed_success";
 const TWO_OPEN: &str = "two_threads_open_rejection";
 const KEYED_CLOSED: &str = "keyed_closed_success";
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     CLOSED_SUCCESS,
     CLOSED_10PCT,
     OPEN,
     HALF_OPEN,
     RETRY,
     ASYNC,
+    ASYNC_OPEN,
     TWO_CLOSED,
     TWO_OPEN,
     KEYED_CLOSED,
@@ -471,10 +481,88 @@ fn async_closed_success(c: &mut Criterion) {
     bench_async(&mut g, RUNTIME, async |x| {
         runtime.call_async(async { work(x, false) }).await
     });
+    #[cfg(feature = "tower")]
+    {
+        let mut ours = failfast_tower("bench::tower_closed", 100);
+        bench_async(&mut g, FAILFAST_TOWER, async |x| {
+            ours.ready().await.unwrap().call(x).await
+        });
+    }
     bench_async(&mut g, TOWER, async |x| {
         tower_svc.ready().await.unwrap().call(x).await
     });
     g.finish();
+}
+
+/// An open breaker (reset 1 hour away) rejecting an async call: the attribute, failfast's
+/// tower layer and tower-resilience's, each opened by one failure first.
+fn async_open_rejection(c: &mut Criterion) {
+    let mut g = c.benchmark_group(ASYNC_OPEN);
+    let layer = CircuitBreakerLayer::builder()
+        .consecutive_failures(1)
+        .wait_duration_in_open(HOUR)
+        .build()
+        .unwrap();
+    let mut tower_svc = layer.layer_fn(tower::service_fn(|(x, fail): (u64, bool)| async move {
+        work(x, fail)
+    }));
+    open_by_failing(
+        "attribute",
+        |f| block_on(attr_async_open(0, f)),
+        is_failfast_open,
+    );
+    open_by_failing(
+        "tower-resilience",
+        |f| block_on(async { tower_svc.ready().await.unwrap().call((0, f)).await }),
+        |e| {
+            matches!(
+                e,
+                tower_resilience::circuitbreaker::CircuitBreakerError::OpenCircuit
+            )
+        },
+    );
+    bench_async(&mut g, BARE, async |x| bare_async(x, false).await);
+    bench_async(&mut g, ATTR, async |x| attr_async_open(x, false).await);
+    #[cfg(feature = "tower")]
+    {
+        let mut ours = failfast_tower("bench::tower_open", 1);
+        open_by_failing(
+            "failfast tower",
+            |f| {
+                block_on(async {
+                    ours.ready()
+                        .await
+                        .unwrap()
+                        .call(if f { u64::MAX } else { 0 })
+                        .await
+                })
+            },
+            is_failfast_open,
+        );
+        bench_async(&mut g, FAILFAST_TOWER, async |x| {
+            ours.ready().await.unwrap().call(x).await
+        });
+    }
+    bench_async(&mut g, TOWER, async |x| {
+        tower_svc.ready().await.unwrap().call((x, false)).await
+    });
+    g.finish();
+}
+
+/// failfast's tower layer over the call, opening after `failures` failures, reset an
+/// hour away; `u64::MAX` is the input that fails.
+#[cfg(feature = "tower")]
+fn failfast_tower(
+    name: &str,
+    failures: u32,
+) -> impl Service<u64, Response = u64, Error = BenchError, Future: Unpin> {
+    use tower::Layer;
+    failfast::tower::CircuitBreakerLayer::new(name)
+        .config(BreakerConfig::new().failures(failures).reset(HOUR))
+        .is_failure(|result: &Result<u64, BenchError>| result.is_err())
+        .layer(tower::service_fn(|x: u64| {
+            std::future::ready(work(x, x == u64::MAX))
+        }))
 }
 
 /// Two threads sharing one closed breaker, every call succeeds: per-call time per thread.
@@ -584,6 +672,7 @@ fn main() {
     half_open_rejection(&mut c);
     retry_no_failure(&mut c);
     async_closed_success(&mut c);
+    async_open_rejection(&mut c);
     two_threads_closed_success(&mut c);
     two_threads_open_rejection(&mut c);
     keyed_closed_success(&mut c);
@@ -678,7 +767,8 @@ fn print_table(out: &Path, since: SystemTime) {
     println!(
         "not measured: failsafe and recloser in half_open_rejection (no trial-call limit: \
          half-open lets every call through) and retry_no_failure (no retry); \
-         tower-resilience outside the async scenario (async-only service layer)"
+         tower-resilience and failfast_tower outside the async scenarios (async-only service \
+         layers; failfast_tower with --features tower)"
     );
 }
 
