@@ -48,6 +48,50 @@ impl Site {
     }
 }
 
+/// The sites of one method whose breaker takes its default name, `module::Type::method`:
+/// one [`Site`] per type `Self` stands for. A `static` in a fn is one item for every type
+/// the fn is compiled for, so in a trait's default method (or a blanket impl), where `Self`
+/// is each implementing type in turn, one `Site` would give every implementor the breaker
+/// of whichever called first. Here each `Self` finds its own site, in a list that only
+/// grows (one entry per implementing type, never freed): the common case, one type, is one
+/// comparison of its name.
+pub struct MethodSite(OnceLock<Box<TypeSite>>);
+
+struct TypeSite {
+    self_type: &'static str,
+    site: Site,
+    next: MethodSite,
+}
+
+impl MethodSite {
+    /// An empty list, for a `static` in the generated code.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> MethodSite {
+        MethodSite(OnceLock::new())
+    }
+
+    /// The site of `self_type` (`core::any::type_name::<Self>()`), made on its first call.
+    #[inline]
+    pub fn of(&'static self, self_type: &'static str) -> &'static Site {
+        let mut list = self;
+        loop {
+            // Whoever fills an empty slot first owns it; a thread that loses the race for
+            // it goes on to the next one.
+            let entry = list.0.get_or_init(|| {
+                Box::new(TypeSite {
+                    self_type,
+                    site: Site::new(),
+                    next: MethodSite::new(),
+                })
+            });
+            if entry.self_type == self_type {
+                return &entry.site;
+            }
+            list = &entry.next;
+        }
+    }
+}
+
 /// The value of `store = expr`: a [`Store`] (the trait's own message explains a value
 /// that is not one). Type-erased here, so the only bound a wrong value can miss is this
 /// one, on the user's expression.

@@ -11,6 +11,7 @@
 use crate::ast::{
     Breaker, BudgetArg, Dur, Layer, LayerKind, Predicate, Retry, RetryAfterArg, Timeout, WindowArg,
 };
+use crate::boxed::Boxed;
 use crate::signature::FnSig;
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -23,6 +24,9 @@ struct Cx<'a> {
     is_async: bool,
     /// The return type with `impl Trait` erased, for `let` annotations.
     ret: syn::Type,
+    /// How the body names the receiver: `self`, or the name a boxed async block moved it
+    /// into (`__self`).
+    receiver: Option<TokenStream>,
 }
 
 /// The expression a layer wraps.
@@ -50,22 +54,42 @@ impl Inner {
     fn callable(self, cx: &Cx) -> TokenStream {
         match self {
             Inner::Body(body) | Inner::Future(body, _) => body,
-            Inner::Expr(expr) if cx.is_async => quote!(async { #expr }),
+            Inner::Expr(expr) if cx.is_async => {
+                let owned = take_owned(cx, false);
+                quote!(async { #owned #expr })
+            }
             Inner::Expr(expr) => quote!(|| #expr),
         }
     }
 }
 
-/// The annotated fn, expanded.
-pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-    } = func;
-    let (outer, inner): (Vec<_>, Vec<_>) = attrs
+/// `let x = x;` for each parameter taken by value, at the top of a generated async block:
+/// the block owns them (each attempt's copy under a retry), as the fn's own future would.
+/// Borrowed from outside, a parameter that is `Send` but not `Sync` would make the whole
+/// future not `Send`, which an `#[async_trait]` method or a spawned task requires. The
+/// receiver stays borrowed (every attempt reborrows it). `keep_mut`: the binding keeps
+/// the parameter's `mut`, for the user's body.
+fn take_owned(cx: &Cx, keep_mut: bool) -> TokenStream {
+    cx.sig
+        .owned_bindings()
         .into_iter()
+        .map(|binding| {
+            let ident = binding.ident;
+            let mutability = (keep_mut && binding.mutable).then(|| quote!(mut));
+            quote!(let #mutability #ident = #ident;)
+        })
+        .collect()
+}
+
+/// The annotated fn, expanded; `boxed`: its body is a boxed async block
+/// (`#[async_trait]`), whose body the layers wrap instead.
+pub(crate) fn function(func: &ItemFn, boxed: Option<&Boxed>, layers: &[Layer]) -> TokenStream {
+    let ItemFn {
+        attrs, vis, block, ..
+    } = func;
+    let mut sig = func.sig.clone();
+    let (outer, inner): (Vec<_>, Vec<_>) = attrs
+        .iter()
         .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer));
 
     // A retry clones by-value parameters per attempt, a fallback answering failures once
@@ -75,14 +99,26 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
         LayerKind::Breaker(breaker) => breaker.fallback_on_failure,
         LayerKind::Timeout(_) => false,
     });
+    let shape = FnSig::of(func, boxed);
+    let is_async = shape.is_async();
     let body = {
-        let shape = FnSig::new(&sig);
+        let receiver = match boxed.and_then(Boxed::receiver) {
+            Some(alias) => Some(alias.to_token_stream()),
+            None => shape
+                .receiver()
+                .map(|receiver| receiver.self_token.to_token_stream()),
+        };
         let cx = Cx {
-            is_async: shape.is_async(),
+            is_async,
             ret: shape.anchor_type(),
             sig: shape,
+            receiver,
         };
-        let mut inner_expr = Inner::Body(body(&block, &cx));
+        let stmts = match boxed {
+            Some(boxed) => boxed.body(),
+            None => block.stmts.clone(),
+        };
+        let mut inner_expr = Inner::Body(body(&stmts, &cx));
         for (index, layer) in layers.iter().enumerate().rev() {
             let outside = &layers[..index];
             let inside = &layers[index + 1..];
@@ -108,9 +144,13 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
         }
         inner_expr.expr(&cx)
     };
-    if cloned {
-        allow_unused_mut_on_cloned_params(&mut sig);
+    if cloned || is_async {
+        allow_unused_mut_on_moved_params(&mut sig);
     }
+    let body = match boxed {
+        Some(boxed) => boxed.rebuild(body),
+        None => body,
+    };
 
     quote! {
         #(#outer)*
@@ -125,7 +165,7 @@ pub(crate) fn function(func: ItemFn, layers: &[Layer]) -> TokenStream {
 /// declared type comes first, so the closure or async block takes the fn's return type
 /// before the body is checked, and a mismatch is reported in the body against the
 /// user's return type (not at the attribute).
-fn body(block: &syn::Block, cx: &Cx) -> TokenStream {
+fn body(stmts: &[syn::Stmt], cx: &Cx) -> TokenStream {
     let ret = &cx.ret;
     let anchor = Ident::new("__failfast_anchor", Span::mixed_site());
     let edge = quote_spanned! {cx.sig.return_span()=>
@@ -137,9 +177,9 @@ fn body(block: &syn::Block, cx: &Cx) -> TokenStream {
     };
     // The block's statements, not the block: `{ { Ok(x) } }` would trip `unused_braces`
     // on the user's own braces.
-    let stmts = &block.stmts;
     if cx.is_async {
-        quote!(async { #edge #(#stmts)* })
+        let owned = take_owned(cx, true);
+        quote!(async { #owned #edge #(#stmts)* })
     } else {
         quote!(|| { #edge #(#stmts)* })
     }
@@ -155,17 +195,29 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     let rejected = Ident::new("__failfast_rejected", Span::mixed_site());
     let method = cx.sig.sig.ident.to_string();
 
-    let name = match (&b.name, cx.sig.receiver()) {
-        (Some(name), _) => quote!(#p::Name::Static(#name)),
-        (None, Some(_)) => quote! {
-            #p::Name::Method {
-                self_type: #p::core::any::type_name::<Self>(),
-                method: #method,
-            }
-        },
-        (None, None) => quote! {
-            #p::Name::Static(#p::core::concat!(#p::core::module_path!(), "::", #method))
-        },
+    // The default name of a method is `module::Type::method` with `Self`'s type: one site
+    // per type `Self` stands for, since in a trait's default body (or a blanket impl) one
+    // fn serves every implementing type, each with its own breaker.
+    let self_type = quote!(#p::core::any::type_name::<Self>());
+    let (site_type, site_of, name) = match (&b.name, cx.sig.receiver()) {
+        (Some(name), _) => (quote!(Site), quote!(), quote!(#p::Name::Static(#name))),
+        (None, Some(_)) => (
+            quote!(MethodSite),
+            quote!(.of(#self_type)),
+            quote! {
+                #p::Name::Method {
+                    self_type: #self_type,
+                    method: #method,
+                }
+            },
+        ),
+        (None, None) => (
+            quote!(Site),
+            quote!(),
+            quote! {
+                #p::Name::Static(#p::core::concat!(#p::core::module_path!(), "::", #method))
+            },
+        ),
     };
     let failures = b.failures.iter();
     let failure_rate = b.failure_rate.iter();
@@ -205,16 +257,16 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     // Registered on the first call, with `store = expr` evaluated then (once), spanned on
     // the user's expression so a value that is no store is reported there.
     let register = match &b.store {
-        None => quote!(#site.breaker(|| (#name, #config))),
+        None => quote!(#site #site_of.breaker(|| (#name, #config))),
         Some(store) => {
             let span = store.span();
             let p = private(&layer.krate, span);
             let store = quote_spanned!(span=> #p::store(#store));
-            quote!(#site.breaker_with_store(|| (#name, #config, #store)))
+            quote!(#site #site_of.breaker_with_store(|| (#name, #config, #store)))
         }
     };
     let site_and_breaker = quote! {
-        static #site: #p::Site = #p::Site::new();
+        static #site: #p::#site_type = #p::#site_type::new();
         let #breaker = #register;
     };
     let mark = in_retry.then(|| quote!(#rejected = true;));
@@ -403,7 +455,7 @@ fn clones(cx: &Cx, layer: &Layer, helper: &str) -> Vec<TokenStream> {
 /// fn), spanned on the user's path so a signature mismatch is reported there.
 fn fallback_call(path: &Path, cx: &Cx) -> TokenStream {
     let span = path.span();
-    let receiver = cx.sig.receiver().map(|receiver| receiver.self_token);
+    let receiver = cx.receiver.as_ref();
     let args = cx
         .sig
         .params()
@@ -413,8 +465,8 @@ fn fallback_call(path: &Path, cx: &Cx) -> TokenStream {
     // name the parameters, and rustc offers no edit of generated tokens.
     let at_path = Span::call_site().located_at(span);
     let args = receiver
-        .iter()
-        .map(|token| respan(token.to_token_stream(), at_path))
+        .into_iter()
+        .map(|tokens| respan(tokens.clone(), at_path))
         .chain(args.map(|ident| respan(ident.to_token_stream(), at_path)));
     let callee = if receiver.is_some() && path.leading_colon.is_none() && path.segments.len() == 1 {
         quote_spanned!(span=> Self::#path)
@@ -501,19 +553,20 @@ fn retry(r: &Retry, layer: &Layer, breaker_inside: bool, cx: &Cx, inner: Inner) 
         ),
     };
 
-    let clones = clones(cx, layer, "clone_for_retry");
-    let attempt = inner.expr(cx);
-    let attempt = if clones.is_empty() {
-        attempt
-    } else {
-        quote!({ #(#clones)* #attempt })
-    };
     // Each attempt runs in the loop's scope, so a retry loop below it on the same budget
-    // does not deposit a second time for the same request.
+    // does not deposit a second time for the same request. Its copies of the parameters
+    // are made before, so that the attempt owns them.
+    let attempt = inner.expr(cx);
     let attempt = if cx.is_async {
         quote!(#stepper.scope_async(async { #attempt }).await)
     } else {
         quote!(#stepper.scope(|| #attempt))
+    };
+    let clones = clones(cx, layer, "clone_for_retry");
+    let attempt = if clones.is_empty() {
+        attempt
+    } else {
+        quote!({ #(#clones)* #attempt })
     };
     let sleep = if cx.is_async {
         quote!(#p::sleep(#wait).await)
@@ -594,9 +647,9 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 }
 
 /// A retried fn (or one whose fallback answers failures) reads its by-value parameters
-/// only to clone them, so a `mut` on the parameter itself is unused (the copy carries the
-/// `mut`).
-fn allow_unused_mut_on_cloned_params(sig: &mut syn::Signature) {
+/// only to clone them, and an async body moves them into its block, so a `mut` on the
+/// parameter itself is unused (the copy or the moved binding carries the `mut`).
+fn allow_unused_mut_on_moved_params(sig: &mut syn::Signature) {
     for arg in &mut sig.inputs {
         if let syn::FnArg::Typed(param) = arg {
             if matches!(*param.ty, syn::Type::Reference(_)) {

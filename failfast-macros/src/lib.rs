@@ -14,8 +14,9 @@
 //!   the whole stack at once, in written order;
 //! - `expand.rs` generates one layer per attribute around the user's body;
 //! - `duration.rs` parses `"1m30s"`-style durations; `signature.rs` answers questions about
-//!   the fn's receiver, parameters and return type; `suggest.rs` finds the word a typo
-//!   meant.
+//!   the fn's receiver, parameters and return type; `boxed.rs` sees through the boxed
+//!   future of an `#[async_trait]` method to its async block; `suggest.rs` finds the word a
+//!   typo meant.
 //!
 //! Every mistake is a compile error on the token at fault, all of them reported at once,
 //! and the fn itself is still emitted so the rest of the crate keeps compiling.
@@ -43,7 +44,11 @@
 //!             static SITE: Site = Site::new();         // the breaker, looked up once
 //!             // `SITE.breaker_with_store(|| (name, config, store(expr)))` with `store = expr`
 //!             match SITE.breaker(|| (name, config)).acquire() {
-//!                 Ok(permit) => run_async(permit, every_error, async { /* body */ }).await,
+//!                 Ok(permit) => run_async(permit, every_error, async {
+//!                     let x = x;                       // the block owns its copy
+//!                     /* body */
+//!                 })
+//!                 .await,
 //!                 Err(open) => { rejected = true; rejected(open) } // never retried
 //!             }
 //!         };
@@ -56,11 +61,26 @@
 //!     }
 //! }
 //! ```
+//! A method whose breaker has the default name (`module::Type::method`) has a `MethodSite`
+//! instead, with one `Site` per type `Self` stands for: `SITE.of(type_name::<Self>())`.
+//!
+//! On an `#[async_trait]` method the fn is already sync and returns
+//! `Pin<Box<dyn Future<Output = Result<T, E>> + Send + '_>>`; the layers go inside the box:
+//! ```text
+//! fn f<'life0, 'async_trait>(&'life0 mut self) -> Pin<Box<dyn Future<..> + Send + 'async_trait>> {
+//!     Box::pin(async move {
+//!         let mut __self = self;    // async-trait's, kept outside the layers
+//!         /* the layers, as above, around `async { /* the rest of the block */ }` */
+//!     })
+//! }
+//! ```
+//! The section *Trait methods* of `#[circuit_breaker]` says which positions work.
 //!
 //! [failfast]: https://docs.rs/failfast
 
 mod args;
 mod ast;
+mod boxed;
 mod duration;
 mod errors;
 mod expand;
@@ -85,7 +105,7 @@ use proc_macro::TokenStream;
 /// # Arguments
 /// | argument | meaning | default |
 /// |---|---|---|
-/// | `"name"` first, or `name = "name"` | the breaker's key in the registry; fns naming the same key share one breaker | `module::fn`, or `module::Type::method` for a method |
+/// | `"name"` first, or `name = "name"` | the breaker's key in the registry; fns naming the same key share one breaker | `module::fn`, or `module::Type::method` for a method with a receiver (`Type` is `Self`: the implementing type in a trait's default body, see *Trait methods*) |
 /// | `failures = 5` | open after this many failures in a row (at least 1) | 5 |
 /// | `failure_rate = 0.5` | instead of `failures`: open once the window holds `min_calls` outcomes and this share of them (in (0, 1]; exactly the rate opens) failed | off |
 /// | `window = 100` or `window = "60s"` | the sliding window of `failure_rate` and `slow_rate`: the last N calls, or the calls of the last duration | 100 calls |
@@ -194,6 +214,85 @@ use proc_macro::TokenStream;
 /// Stacked attributes wrap each other in written order. The retry never retries the
 /// breaker's own rejection: once the breaker is open, the loop stops.
 ///
+/// # Trait methods
+/// All three attributes work on trait methods, sync or async (native `async fn` in traits,
+/// Rust 1.75+), taking `&self` or `&mut self`, generic or not:
+/// - **on a method of an `impl Trait for Type` block**;
+/// - **on a default body in the `trait`**. A trait method without a body is a compile
+///   error that asks for the attribute on the method in each impl instead.
+/// - **on the `async fn`s of an `#[async_trait]` impl, or default bodies of an
+///   `#[async_trait]` trait**, written below `#[async_trait]` as usual. `#[async_trait]` on
+///   the impl or trait expands first (rustc expands an item's attributes before those of
+///   the items inside it, so the other order cannot be written) and turns the method into
+///   a sync fn whose body is `Box::pin(async move { .. })`, returning
+///   `Pin<Box<dyn Future<Output = Result<T, E>> + Send + '_>>`. The attributes recognise
+///   that shape, by the body and the return type, and wrap the async block, not the
+///   boxing: the timeout, the breaker and the retries apply to the awaited work, and
+///   `#[timeout]` is accepted. The future stays `Send`. The receiver's rebinding
+///   (`let __self = self;`) stays outside the layers, so a `&mut self` method can be
+///   retried, and a fallback is given that receiver. A fn written by hand in that shape
+///   is wrapped the same way (statements before the `Box::pin` run when the future is
+///   made, outside the layers); any other boxed future (`Box::pin(self.call())`, a
+///   `BoxFuture` alias) is a compile error that says so.
+///
+/// The default name of a method's breaker is `module::Type::method` with the type `Self`
+/// stands for, as `core::any::type_name` writes it (the module is the type's, not the
+/// trait's) and without generic arguments. In a trait's default body, and in a blanket
+/// impl (`impl<T: Bound> Trait for T`), that is each implementing type in turn: each one
+/// gets a breaker of its own, as if the method were written in each impl. Name the
+/// breaker to share one across every implementing type.
+/// ```
+/// use failfast::{circuit_breaker, timeout};
+/// # #[derive(Debug)]
+/// # pub struct ApiError;
+/// # impl From<failfast::Error> for ApiError {
+/// #     fn from(_: failfast::Error) -> Self { ApiError }
+/// # }
+///
+/// trait Backend {
+///     fn url(&self) -> &str;
+///
+///     // Breakers `<module>::Primary::fetch` and `<module>::Replica::fetch`.
+///     #[circuit_breaker(failures = 5, reset = "30s")]
+///     #[timeout("800ms")]
+///     async fn fetch(&self, path: &str) -> Result<String, ApiError> {
+///         Ok(format!("{}{path}", self.url()))
+///     }
+/// }
+///
+/// struct Primary;
+/// impl Backend for Primary {
+///     fn url(&self) -> &str { "https://primary" }
+/// }
+///
+/// struct Replica;
+/// impl Backend for Replica {
+///     fn url(&self) -> &str { "https://replica" }
+///
+///     // Or in the impl, replacing the default body.
+///     #[circuit_breaker("replica", failures = 3)]
+///     async fn fetch(&self, path: &str) -> Result<String, ApiError> {
+///         Ok(format!("{}{path}", self.url()))
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     assert_eq!(Primary.fetch("/a").await.unwrap(), "https://primary/a");
+/// #     assert_eq!(Replica.fetch("/b").await.unwrap(), "https://replica/b");
+/// #     assert!(failfast::registry().get("replica").is_some());
+/// # }
+/// ```
+/// With `#[async_trait]` (`async-trait` 0.1.44 or later):
+/// ```text
+/// #[async_trait]
+/// impl Backend for Primary {
+///     #[retry(attempts = 3)]
+///     #[circuit_breaker(failures = 5)]
+///     #[timeout("800ms")] // the deadline of each attempt's awaited work
+///     async fn fetch(&mut self, path: &str) -> Result<String, ApiError> { .. }
+/// }
+/// ```
+///
 /// # Equivalent code without the attribute
 /// ```
 /// use failfast::{registry, Breaker, BreakerConfig};
@@ -269,6 +368,10 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// When a `#[circuit_breaker]` sits below `#[retry]` on the same fn, the breaker's own
 /// rejection is never retried. Across fns, `retry_if = failfast::not_open` does the same.
+///
+/// On trait methods (in an impl or a default body, sync or async) and on the `async fn`s
+/// of an `#[async_trait]` impl or trait, whose boxed future it retries, not the boxing:
+/// see *Trait methods* under `#[circuit_breaker]`.
 ///
 /// # Example
 /// ```
@@ -359,6 +462,12 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Only async fns can be timed out: a running thread cannot be stopped from outside, so on
 /// a sync fn the attribute is a compile error; give the I/O itself a timeout there.
+///
+/// On an async trait method (in an impl or a default body) and on the `async fn` of an
+/// `#[async_trait]` impl or trait, which `#[async_trait]` has made a sync fn returning a
+/// boxed future: the attribute sees through the box and times out the awaited work (see
+/// *Trait methods* under `#[circuit_breaker]`). A sync trait method is refused like any
+/// sync fn.
 ///
 /// # Example
 /// ```

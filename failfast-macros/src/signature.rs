@@ -1,16 +1,21 @@
 //! A typed view of the annotated fn's signature: receiver, parameters, return type.
 
+use crate::boxed::Boxed;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, Ident, Pat, PatIdent, PatType, Receiver, ReturnType, Signature, Type};
+use syn::{FnArg, Ident, ItemFn, Pat, PatIdent, PatType, Receiver, ReturnType, Signature, Type};
 
 /// Read-only questions about one signature.
 pub(crate) struct FnSig<'a> {
     pub(crate) sig: &'a Signature,
+    is_async: bool,
+    /// The declared return type, or the output of a boxed async block.
+    output: Option<&'a Type>,
 }
 
-/// One binding of a by-value parameter that a retried fn copies per attempt.
+/// One binding of a by-value parameter: a retried fn copies it per attempt, an async body
+/// moves it into its block.
 pub(crate) struct Binding<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) mutable: bool,
@@ -20,11 +25,32 @@ pub(crate) struct Binding<'a> {
 
 impl<'a> FnSig<'a> {
     pub(crate) fn new(sig: &'a Signature) -> Self {
-        FnSig { sig }
+        let output = match &sig.output {
+            ReturnType::Type(_, ty) => Some(&**ty),
+            ReturnType::Default => None,
+        };
+        FnSig {
+            sig,
+            is_async: sig.asyncness.is_some(),
+            output,
+        }
+    }
+
+    /// The signature of `func` as the attributes see it: a fn whose body is a boxed async
+    /// block (`#[async_trait]`) is an async fn returning the block's output.
+    pub(crate) fn of(func: &'a ItemFn, boxed: Option<&Boxed<'a>>) -> Self {
+        match boxed {
+            Some(boxed) => FnSig {
+                sig: &func.sig,
+                is_async: true,
+                output: boxed.output(),
+            },
+            None => FnSig::new(&func.sig),
+        }
     }
 
     pub(crate) fn is_async(&self) -> bool {
-        self.sig.asyncness.is_some()
+        self.is_async
     }
 
     pub(crate) fn receiver(&self) -> Option<&'a Receiver> {
@@ -32,10 +58,7 @@ impl<'a> FnSig<'a> {
     }
 
     pub(crate) fn return_type(&self) -> Option<&'a Type> {
-        match &self.sig.output {
-            ReturnType::Type(_, ty) => Some(ty),
-            ReturnType::Default => None,
-        }
+        self.output
     }
 
     /// The span type errors about the result are reported on: the return type, or the

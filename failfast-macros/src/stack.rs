@@ -8,6 +8,7 @@
 
 use crate::args::Attr;
 use crate::ast::{Layer, RawLayer};
+use crate::boxed::Boxed;
 use crate::errors::Errors;
 use crate::expand;
 use crate::validate;
@@ -52,11 +53,13 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
         .into_iter()
         .filter_map(|raw| validate::layer(raw, &mut errors))
         .collect();
+    // An `#[async_trait]` method: the layers wrap the future, not the boxing.
+    let boxed = Boxed::detect(&func);
     if errors.is_empty() {
-        validate::item(&layers, &func, &mut errors);
+        validate::item(&layers, &func, boxed.as_ref(), &mut errors);
     }
     match errors.into_result() {
-        Ok(()) => expand::function(func, &layers),
+        Ok(()) => expand::function(&func, boxed.as_ref(), &layers),
         Err(error) => {
             // The fn as written keeps name resolution and the IDE working, and keeps
             // errors about the arguments from drowning in errors about missing items.
@@ -116,7 +119,9 @@ fn not_a_fn(attr: Attr, item: TokenStream) -> TokenStream {
         (
             method.sig.fn_token.span,
             format!(
-                "#[{name}] needs a fn with a body; on a trait, put it on the method in each impl"
+                "#[{name}] needs a fn with a body, and this trait method has none: write the \
+                 attribute on the method in each impl of the trait, or give the method a \
+                 default body here"
             ),
         )
     } else if let Ok(item) = syn::parse2::<syn::Item>(item.clone()) {
@@ -423,6 +428,72 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("store"), "{out}");
+    }
+
+    #[test]
+    fn async_trait_method_wraps_the_future() {
+        let func = crate::boxed::tests::async_trait_output();
+        let out = expand_str(Attr::Retry, quote!(), quote!(#[circuit_breaker] #func));
+        assert!(!out.contains("compile_error"), "{out}");
+        // The signature as async-trait left it, then the layers inside the box, after the
+        // receiver's rebinding.
+        assert!(
+            out.starts_with("fn m < 'life0 , 'async_trait > (& 'life0 mut self"),
+            "{out}"
+        );
+        let (shim, future) = out
+            .split_once("Box :: pin (async move { let mut __self = self ;")
+            .expect("the block is still boxed");
+        assert!(shim.contains("use circuit_breaker as _ ;"), "{out}");
+        assert!(future.contains("let mut __failfast_retry"), "{out}");
+        assert_eq!(out.matches("__self . n += a + b").count(), 1, "{out}");
+        assert_eq!(out.matches("= self").count(), 1, "{out}");
+        assert!(future.contains("MethodSite"), "{out}");
+        // A fallback would be given `__arg2`, the name async-trait gave `(a, b)`: the
+        // error is about the pattern as written.
+        let out = expand_str(
+            Attr::CircuitBreaker,
+            quote!(fallback = stale),
+            func.to_token_stream(),
+        );
+        assert!(
+            out.contains("needs a plain name for each parameter"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn async_blocks_own_by_value_parameters() {
+        let out = expand_str(
+            Attr::CircuitBreaker,
+            quote!(),
+            quote! {
+                #[retry] #[timeout("1s")]
+                async fn f(&mut self, mut a: String, b: &str) -> Result<(), E> { Ok(()) }
+            },
+        );
+        // The block of the retry, inside the breaker's, owns `a` (not `&a`), so the future
+        // is `Send` when `String` is; each attempt's copy is made before its block, and the
+        // body keeps the `mut`. Neither `self` nor the reference is moved.
+        let p = ":: failfast :: __private ::";
+        let retry_block = out.find("async { let a = a ; ").expect(&out);
+        let copy = out
+            .find(&format!("let mut a = {p} clone_for_retry (& a) ;"))
+            .expect(&out);
+        let attempt = out.find("scope_async (async {").expect(&out);
+        let body = out.find("async { let mut a = a ;").expect(&out);
+        assert!(
+            retry_block < copy && copy < attempt && attempt < body,
+            "{out}"
+        );
+        assert!(
+            !out.contains("let b = b") && !out.contains("= self"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# [allow (unused_mut)] mut a : String"),
+            "{out}"
+        );
     }
 
     #[test]

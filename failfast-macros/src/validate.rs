@@ -9,6 +9,7 @@
 
 use crate::args::{Arg, Args, Attr, BreakerArgs, RetryArgs, TimeoutArgs};
 use crate::ast::{Breaker, Dur, Layer, LayerKind, RawLayer, Retry, RetryAfterArg, Timeout};
+use crate::boxed::Boxed;
 use crate::errors::Errors;
 use crate::signature::{self, FnSig};
 use crate::value::{
@@ -242,12 +243,13 @@ fn retry(args: RetryArgs, errors: &mut Errors) -> Retry {
     }
 }
 
-/// Checks the fn against the whole stack.
-pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
+/// Checks the fn against the whole stack; `boxed`: the fn's body is a boxed async block
+/// (`#[async_trait]`), checked as the `async fn` it was written as.
+pub(crate) fn item(layers: &[Layer], func: &ItemFn, boxed: Option<&Boxed>, errors: &mut Errors) {
     let Some(outermost) = layers.first() else {
         return;
     };
-    let sig = FnSig::new(&func.sig);
+    let sig = FnSig::of(func, boxed);
     let attrs = stack_names(layers);
     let need = if layers.len() == 1 { "needs" } else { "need" };
 
@@ -279,9 +281,11 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
             let hint = if sig.is_async() || !written.contains("Future") {
                 "failfast learns that a call failed from its `Err` value"
             } else if written.contains("Pin<Box") {
-                "this fn returns a boxed future, as #[async_trait] writes it; failfast needs the \
-                 `async fn` itself: write the attribute on a plain `async fn` (async fns in \
-                 traits need no #[async_trait] since Rust 1.75)"
+                "failfast can only wrap a boxed future that is the body's own async block, \
+                 `Box::pin(async move { .. })`, under the return type \
+                 `Pin<Box<dyn Future<Output = Result<T, E>> + ..>>` (the shape #[async_trait] \
+                 writes); move the work into such a block, or make the fn an `async fn` \
+                 (async fns in traits need no #[async_trait] since Rust 1.75)"
             } else {
                 "write the fn as an `async fn` that returns Result<T, E>"
             };
@@ -324,9 +328,15 @@ pub(crate) fn item(layers: &[Layer], func: &ItemFn, errors: &mut Errors) {
                     );
                 }
                 for param in sig.params() {
-                    if signature::plain_name(&param.pat).is_none() {
+                    // `#[async_trait]` renames a destructured parameter `__argN` and
+                    // destructures it in the block: the pattern is there.
+                    let pat = signature::plain_name(&param.pat)
+                        .zip(boxed)
+                        .and_then(|(name, boxed)| boxed.pattern_of(name))
+                        .unwrap_or(&param.pat);
+                    if signature::plain_name(pat).is_none() {
                         errors.error(
-                            param.pat.span(),
+                            pat.span(),
                             "a fn with a `fallback` needs a plain name for each parameter, \
                              because the fallback is called with the same arguments; name this \
                              parameter and destructure it in the body",
@@ -543,7 +553,7 @@ pub(crate) mod tests {
             })
             .collect();
         let func: ItemFn = syn::parse2(func).unwrap();
-        item(&layers, &func, &mut errors);
+        item(&layers, &func, None, &mut errors);
         match errors.into_result() {
             Ok(()) => Vec::new(),
             Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
