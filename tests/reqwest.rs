@@ -205,3 +205,31 @@ async fn retries_5xx_on_the_budget_but_never_a_rejection() {
     assert_eq!(other.hits.load(SeqCst), 1);
     assert_eq!(empty.exhausted(), 1);
 }
+
+#[derive(Debug)]
+struct CallError;
+
+impl From<failfast::Error> for CallError {
+    fn from(_: failfast::Error) -> Self {
+        CallError
+    }
+}
+
+static ATTRIBUTED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[failfast::circuit_breaker("reqwest::shared", failures = 2)]
+async fn attributed() -> Result<(), CallError> {
+    ATTRIBUTED_CALLS.fetch_add(1, SeqCst);
+    Err(CallError)
+}
+
+#[tokio::test]
+async fn the_middleware_and_an_attributed_fn_with_one_name_share_one_breaker() {
+    let (up, host) = server(false).await;
+    assert!(attributed().await.is_err());
+    assert!(attributed().await.is_err());
+    let client = client(|c| c.with(CircuitBreakerMiddleware::new("reqwest::shared")));
+    assert_eq!(get_status(&client, &host).await, None, "opened by the fn");
+    assert_eq!(up.hits.load(SeqCst), 0);
+    assert_eq!(ATTRIBUTED_CALLS.load(SeqCst), 2);
+}
