@@ -43,10 +43,62 @@ fn state(name: &str) -> State {
     registry().get(name).unwrap().state()
 }
 
+/// What the test fns return.
+type Answer = Result<u32, ApiError>;
+
 /// A sync call held inside the dependency: it says it started, then waits for its answer.
 struct Stuck {
     started: mpsc::Sender<()>,
-    answer: mpsc::Receiver<Result<u32, ApiError>>,
+    answer: mpsc::Receiver<Answer>,
+}
+
+/// The sync dependency: stuck until answered, or failing or not at once.
+fn dependency(stuck: Option<Stuck>, fail: bool) -> Result<u32, ApiError> {
+    if let Some(stuck) = stuck {
+        stuck.started.send(()).unwrap();
+        return stuck.answer.recv().unwrap();
+    }
+    if fail { Err(ApiError::Down) } else { Ok(1) }
+}
+
+/// Makes `call` on a thread of its own, stuck in the dependency until answered through
+/// the sender returned; returns once the call is in the dependency. The thread enters
+/// this test's runtime, so the breaker reads the paused clock there too.
+fn stuck_in(
+    call: impl FnOnce(Stuck) -> Answer + Send + 'static,
+) -> (mpsc::Sender<Answer>, std::thread::JoinHandle<Answer>) {
+    let (started, started_rx) = mpsc::channel();
+    let (answer, answer_rx) = mpsc::channel();
+    let runtime = tokio::runtime::Handle::current();
+    let thread = std::thread::spawn(move || {
+        let _clock = runtime.enter();
+        call(Stuck {
+            started,
+            answer: answer_rx,
+        })
+    });
+    started_rx.recv().unwrap();
+    (answer, thread)
+}
+
+/// A trial of the breaker `name` has hung for `hung_for`: waits until its probe timeout
+/// is a nanosecond away (`call` is rejected with `retry_after` zero), then until it is
+/// over (`call` reopens the breaker for `reset`, and is rejected).
+async fn run_out_the_probe_timeout(
+    name: &'static str,
+    hung_for: Duration,
+    call: impl AsyncFn() -> Result<u32, ApiError>,
+) {
+    assert_eq!(state(name), S::HalfOpen);
+    advance(PROBE_TIMEOUT - hung_for - NANO).await;
+    assert_eq!(call().await, Err(open(name, Duration::ZERO)));
+    advance(NANO).await;
+    assert_eq!(
+        call().await,
+        Err(open(name, RESET)),
+        "the hung trial counts as failed: open again for `reset`"
+    );
+    assert_eq!(state(name), S::Open);
 }
 
 #[circuit_breaker(
@@ -56,11 +108,7 @@ struct Stuck {
     probe_timeout = "5s"
 )]
 fn sync_call(stuck: Option<Stuck>, fail: bool) -> Result<u32, ApiError> {
-    if let Some(stuck) = stuck {
-        stuck.started.send(()).unwrap();
-        return stuck.answer.recv().unwrap();
-    }
-    if fail { Err(ApiError::Down) } else { Ok(1) }
+    dependency(stuck, fail)
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,32 +118,9 @@ async fn a_thread_stuck_in_a_sync_trial_does_not_wedge_the_breaker() {
     assert_eq!(sync_call(None, true), Err(ApiError::Down));
     advance(RESET).await;
 
-    // The trial call blocks its thread (on the paused clock: the thread enters the runtime).
-    let (started, started_rx) = mpsc::channel();
-    let (answer, answer_rx) = mpsc::channel();
-    let runtime = tokio::runtime::Handle::current();
-    let stuck_thread = std::thread::spawn(move || {
-        let _clock = runtime.enter();
-        sync_call(
-            Some(Stuck {
-                started,
-                answer: answer_rx,
-            }),
-            false,
-        )
-    });
-    started_rx.recv().unwrap();
-    assert_eq!(state(NAME), S::HalfOpen);
-
-    advance(PROBE_TIMEOUT - NANO).await;
-    assert_eq!(sync_call(None, false), Err(open(NAME, Duration::ZERO)));
-    advance(NANO).await;
-    assert_eq!(
-        sync_call(None, false),
-        Err(open(NAME, RESET)),
-        "the hung trial counts as failed: open again for `reset`"
-    );
-    assert_eq!(state(NAME), S::Open);
+    // The trial call blocks its thread.
+    let (answer, stuck_thread) = stuck_in(|stuck| sync_call(Some(stuck), false));
+    run_out_the_probe_timeout(NAME, Duration::ZERO, async || sync_call(None, false)).await;
 
     advance(RESET).await;
     assert_eq!(sync_call(None, false), Ok(1), "a new trial");
@@ -117,6 +142,15 @@ enum Reply {
     Later(oneshot::Receiver<Result<u32, ApiError>>),
 }
 
+impl Reply {
+    async fn get(self) -> Result<u32, ApiError> {
+        match self {
+            Reply::Now(result) => result,
+            Reply::Later(answer) => answer.await.unwrap(),
+        }
+    }
+}
+
 #[circuit_breaker(
     "probe_timeout::async",
     failures = 1,
@@ -124,10 +158,7 @@ enum Reply {
     probe_timeout = "5s"
 )]
 async fn async_call(reply: Reply) -> Result<u32, ApiError> {
-    match reply {
-        Reply::Now(result) => result,
-        Reply::Later(answer) => answer.await.unwrap(),
-    }
+    reply.get().await
 }
 
 /// Polls `fut` once, with no executor: `Some` if it completed.
@@ -151,13 +182,7 @@ async fn a_hung_async_trial_does_not_wedge_the_breaker() {
     let (answer, answer_rx) = oneshot::channel();
     let mut hung = pin!(async_call(Reply::Later(answer_rx)));
     assert!(poll_once(hung.as_mut()).is_none());
-    assert_eq!(state(NAME), S::HalfOpen);
-
-    advance(PROBE_TIMEOUT - NANO).await;
-    assert_eq!(now(Ok(2)).await, Err(open(NAME, Duration::ZERO)));
-    advance(NANO).await;
-    assert_eq!(now(Ok(2)).await, Err(open(NAME, RESET)));
-    assert_eq!(state(NAME), S::Open);
+    run_out_the_probe_timeout(NAME, Duration::ZERO, async || now(Ok(2)).await).await;
 
     // A new spell: its trial is out when the hung call fails at last, which does not
     // reopen the breaker; the new trial's success closes it.
@@ -194,10 +219,7 @@ async fn a_hung_async_trial_does_not_wedge_the_breaker() {
     probe_timeout = "5s"
 )]
 async fn two_probes(reply: Reply) -> Result<u32, ApiError> {
-    match reply {
-        Reply::Now(result) => result,
-        Reply::Later(answer) => answer.await.unwrap(),
-    }
+    reply.get().await
 }
 
 /// `probes = 2`: one trial reports, the other hangs; the hung one is overdue
@@ -216,11 +238,8 @@ async fn with_two_probes_one_reported_and_one_hung() {
     advance(Duration::from_secs(2)).await;
     assert_eq!(now(Ok(1)).await, Ok(1), "the second trial succeeds");
     assert_eq!(state(NAME), S::HalfOpen, "one success of two");
-
-    advance(PROBE_TIMEOUT - Duration::from_secs(2) - NANO).await;
-    assert_eq!(now(Ok(1)).await, Err(open(NAME, Duration::ZERO)));
-    advance(NANO).await;
-    assert_eq!(now(Ok(1)).await, Err(open(NAME, RESET)));
+    let hung_for = Duration::from_secs(2);
+    run_out_the_probe_timeout(NAME, hung_for, async || now(Ok(1)).await).await;
 
     advance(RESET).await;
     assert_eq!(now(Ok(1)).await, Ok(1));
@@ -238,13 +257,7 @@ async fn with_two_probes_one_reported_and_one_hung() {
 
 #[circuit_breaker("probe_timeout::default", failures = 1, reset = "10s")]
 fn default_probe_timeout(stuck: Option<Stuck>) -> Result<u32, ApiError> {
-    match stuck {
-        Some(stuck) => {
-            stuck.started.send(()).unwrap();
-            stuck.answer.recv().unwrap()
-        }
-        None => Err(ApiError::Down),
-    }
+    dependency(stuck, true)
 }
 
 /// Without `probe_timeout`, a trial may run as long as the breaker stays open: `reset`.
@@ -256,17 +269,7 @@ async fn the_default_probe_timeout_is_reset() {
     assert_eq!(config.probe_timeout_after(), RESET);
     advance(RESET).await;
 
-    let (started, started_rx) = mpsc::channel();
-    let (answer, answer_rx) = mpsc::channel();
-    let runtime = tokio::runtime::Handle::current();
-    let stuck_thread = std::thread::spawn(move || {
-        let _clock = runtime.enter();
-        default_probe_timeout(Some(Stuck {
-            started,
-            answer: answer_rx,
-        }))
-    });
-    started_rx.recv().unwrap();
+    let (answer, stuck_thread) = stuck_in(|stuck| default_probe_timeout(Some(stuck)));
     advance(RESET - NANO).await;
     assert_eq!(default_probe_timeout(None), Err(open(NAME, Duration::ZERO)));
     advance(NANO).await;
@@ -276,8 +279,8 @@ async fn the_default_probe_timeout_is_reset() {
     assert_eq!(state(NAME), S::Open, "a late success does not close it");
 }
 
-/// The reason's name is the same everywhere: `probe-timed-out` in the JSON snapshot and
-/// in the `tracing` event, as every other reason is written in kebab case.
+/// The reason's name in the JSON snapshot: `probe-timed-out`, in kebab case as every
+/// other reason (the `tracing` events write it the same way: `telemetry.rs`'s tests).
 #[cfg(feature = "serde")]
 #[test]
 fn the_reason_is_probe_timed_out_in_json() {
@@ -285,112 +288,6 @@ fn the_reason_is_probe_timed_out_in_json() {
         serde_json::to_value(Reason::ProbeTimedOut).unwrap(),
         serde_json::json!("probe-timed-out")
     );
-}
-
-#[cfg(feature = "tracing")]
-mod events {
-    //! The transition's `tracing` event: a WARN with reason `probe-timed-out`.
-
-    use std::cell::{Cell, RefCell};
-    use std::fmt;
-    use std::time::Duration;
-
-    use failfast::{Breaker, BreakerConfig, Error};
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::subscriber::Interest;
-    use tracing::{Event, Level, Metadata, Subscriber};
-
-    thread_local! {
-        /// `(level, to, reason)` of this thread's transition events, while it captures.
-        static SEEN: RefCell<Vec<(Level, String, String)>> = const { RefCell::new(Vec::new()) };
-        static CAPTURING: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Keeps the transition events of the threads that ask for them; set once, globally
-    /// (a scoped subscriber can miss a callsite another thread hits first).
-    struct Capture;
-
-    struct Fields {
-        to: String,
-        reason: String,
-    }
-
-    impl Visit for Fields {
-        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-            match field.name() {
-                "to" => self.to = format!("{value:?}"),
-                "reason" => self.reason = format!("{value:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-            Interest::sometimes()
-        }
-
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            metadata.target() == "failfast" && CAPTURING.with(Cell::get)
-        }
-
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-        fn event(&self, event: &Event<'_>) {
-            let mut fields = Fields {
-                to: String::new(),
-                reason: String::new(),
-            };
-            event.record(&mut fields);
-            if !fields.reason.is_empty() {
-                let seen = (*event.metadata().level(), fields.to, fields.reason);
-                SEEN.with(|s| s.borrow_mut().push(seen));
-            }
-        }
-
-        fn enter(&self, _: &Id) {}
-
-        fn exit(&self, _: &Id) {}
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_probe_timeout_is_a_warning_with_its_reason() {
-        // Another test binary may have set a global subscriber: not this one.
-        tracing::subscriber::set_global_default(Capture).unwrap();
-        CAPTURING.with(|c| c.set(true));
-        let b = Breaker::new(
-            "probe_timeout::events",
-            BreakerConfig::new()
-                .failures(1)
-                .reset(Duration::from_secs(1)),
-        );
-        b.acquire().unwrap().failure();
-        tokio::time::advance(Duration::from_secs(1)).await;
-        let _hung = b.acquire().unwrap();
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(matches!(b.acquire(), Err(Error::Open { .. })));
-        let seen = SEEN.with(|s| s.take());
-        let warn = |to: &str, reason: &str| (Level::WARN, to.to_owned(), reason.to_owned());
-        assert_eq!(
-            seen,
-            [
-                warn("open", "failures"),
-                (
-                    Level::INFO,
-                    "half-open".to_owned(),
-                    "reset-elapsed".to_owned()
-                ),
-                warn("open", "probe-timed-out"),
-            ]
-        );
-    }
 }
 
 #[cfg(feature = "redis")]

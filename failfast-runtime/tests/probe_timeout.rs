@@ -66,6 +66,34 @@ fn counts(b: &Breaker) -> (u64, u64, u64, u64) {
     (m.calls, m.successes, m.failures, m.rejections)
 }
 
+/// The transitions of a breaker whose trial hangs: open, half-open, timed out, half-open
+/// again, closed by a new trial.
+const HUNG_THEN_CLOSED: [(State, State, Reason); 5] = [
+    (S::Closed, S::Open, R::Failures),
+    (S::Open, S::HalfOpen, R::ResetElapsed),
+    (S::HalfOpen, S::Open, R::ProbeTimedOut),
+    (S::Open, S::HalfOpen, R::ResetElapsed),
+    (S::HalfOpen, S::Closed, R::ProbesSucceeded),
+];
+
+/// A trial of `b` has hung for `hung_for`: waits until its probe timeout is a nanosecond
+/// away (half-open still: a call is rejected with `retry_after` zero), then until it is
+/// over: the next call reopens the breaker, as a failed trial would, for the whole open
+/// time from then, and is rejected. Two rejections.
+async fn run_out_the_probe_timeout(b: &Breaker, hung_for: Duration) {
+    advance(PROBE_TIMEOUT - hung_for - NANO).await;
+    assert_eq!(rejected(b), Duration::ZERO, "half-open until the very end");
+    assert_eq!(b.state(), S::HalfOpen);
+    advance(NANO).await;
+    assert_eq!(rejected(b), RESET, "the hung trial counts as failed");
+    assert_eq!(b.state(), S::Open);
+    let last = b.metrics().last_transition.unwrap();
+    assert_eq!(
+        (last.from, last.to, last.reason),
+        (S::HalfOpen, S::Open, R::ProbeTimedOut)
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hung_sync_trial_counts_as_failed_after_the_probe_timeout() {
     let b = breaker("hung_sync", 1);
@@ -75,20 +103,7 @@ async fn a_hung_sync_trial_counts_as_failed_after_the_probe_timeout() {
     // A thread is stuck in the trial call: its permit is held, never reported.
     let hung = b.acquire().expect("the trial");
     assert_eq!(b.state(), S::HalfOpen);
-    advance(PROBE_TIMEOUT - NANO).await;
-    assert_eq!(rejected(&b), Duration::ZERO, "half-open until the very end");
-    assert_eq!(b.state(), S::HalfOpen);
-
-    // The probe timeout has passed: the next caller reopens the breaker, as a failed
-    // trial would, for the whole open time from now, and is rejected.
-    advance(NANO).await;
-    assert_eq!(rejected(&b), RESET);
-    assert_eq!(b.state(), S::Open);
-    let last = b.metrics().last_transition.unwrap();
-    assert_eq!(
-        (last.from, last.to, last.reason),
-        (S::HalfOpen, S::Open, R::ProbeTimedOut)
-    );
+    run_out_the_probe_timeout(&b, Duration::ZERO).await;
 
     // Open for `reset`, then a new trial runs, and its success closes the breaker.
     advance(RESET - NANO).await;
@@ -100,16 +115,7 @@ async fn a_hung_sync_trial_counts_as_failed_after_the_probe_timeout() {
     // The hung call ends at last: it counts in the metrics, and changes nothing.
     hung.success();
     assert_eq!(b.state(), S::Closed);
-    assert_eq!(
-        *seen.lock().unwrap(),
-        [
-            (S::Closed, S::Open, R::Failures),
-            (S::Open, S::HalfOpen, R::ResetElapsed),
-            (S::HalfOpen, S::Open, R::ProbeTimedOut),
-            (S::Open, S::HalfOpen, R::ResetElapsed),
-            (S::HalfOpen, S::Closed, R::ProbesSucceeded),
-        ]
-    );
+    assert_eq!(*seen.lock().unwrap(), HUNG_THEN_CLOSED);
     // 1 failure, 3 rejections, 2 successes (the new trial, and the hung one at last).
     assert_eq!(counts(&b), (6, 2, 1, 3));
 }
@@ -128,12 +134,8 @@ async fn a_hung_async_trial_counts_as_failed_after_the_probe_timeout() {
     });
     tokio::task::yield_now().await;
     assert_eq!(b.state(), S::HalfOpen, "the task took the trial");
-    advance(PROBE_TIMEOUT - NANO).await;
-    assert_eq!(rejected(&b), Duration::ZERO);
+    run_out_the_probe_timeout(&b, Duration::ZERO).await;
 
-    advance(NANO).await;
-    assert_eq!(rejected(&b), RESET);
-    assert_eq!(b.state(), S::Open);
     advance(RESET).await;
     let answer: Result<u32, Error> = b.call_async(async { Ok(7) }).await;
     assert_eq!(answer, Ok(7));
@@ -144,16 +146,7 @@ async fn a_hung_async_trial_counts_as_failed_after_the_probe_timeout() {
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
     assert_eq!(b.state(), S::Closed);
-    assert_eq!(
-        *seen.lock().unwrap(),
-        [
-            (S::Closed, S::Open, R::Failures),
-            (S::Open, S::HalfOpen, R::ResetElapsed),
-            (S::HalfOpen, S::Open, R::ProbeTimedOut),
-            (S::Open, S::HalfOpen, R::ResetElapsed),
-            (S::HalfOpen, S::Closed, R::ProbesSucceeded),
-        ]
-    );
+    assert_eq!(*seen.lock().unwrap(), HUNG_THEN_CLOSED);
     // The cancelled call counts in `calls` only.
     assert_eq!(counts(&b), (5, 1, 1, 2));
 }
@@ -164,8 +157,7 @@ async fn the_late_outcome_of_a_hung_trial_does_not_touch_the_new_spell() {
     let seen = record_transitions(&b);
     open_then_half_open(&b).await;
     let hung_failing = b.acquire().expect("the trial");
-    advance(PROBE_TIMEOUT).await;
-    assert_eq!(rejected(&b), RESET);
+    run_out_the_probe_timeout(&b, Duration::ZERO).await;
     advance(RESET).await;
 
     // A new spell, its trial out: the old trial fails now, and does not reopen it.
@@ -184,8 +176,7 @@ async fn the_late_outcome_of_a_hung_trial_does_not_touch_the_new_spell() {
     b.acquire().unwrap().failure();
     advance(RESET).await;
     let hung_cancelled = b.acquire().expect("a trial");
-    advance(PROBE_TIMEOUT).await;
-    assert_eq!(rejected(&b), RESET);
+    run_out_the_probe_timeout(&b, Duration::ZERO).await;
     advance(RESET).await;
     let trial = b.acquire().expect("the new trial");
     drop(hung_cancelled);
@@ -193,17 +184,13 @@ async fn the_late_outcome_of_a_hung_trial_does_not_touch_the_new_spell() {
     trial.success();
     assert_eq!(b.state(), S::Closed);
 
-    let cycle = [
-        (S::Closed, S::Open, R::Failures),
-        (S::Open, S::HalfOpen, R::ResetElapsed),
-        (S::HalfOpen, S::Open, R::ProbeTimedOut),
-        (S::Open, S::HalfOpen, R::ResetElapsed),
-        (S::HalfOpen, S::Closed, R::ProbesSucceeded),
-    ];
-    assert_eq!(*seen.lock().unwrap(), [cycle, cycle].concat());
-    // Per cycle: 1 failure, 2 rejections, 1 success; plus the late failure and the late
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [HUNG_THEN_CLOSED, HUNG_THEN_CLOSED].concat()
+    );
+    // Per cycle: 1 failure, 3 rejections, 1 success; plus the late failure and the late
     // cancellation (in `calls` only).
-    assert_eq!(counts(&b), (2 * 4 + 2, 2, 3, 4));
+    assert_eq!(counts(&b), (2 * 5 + 2, 2, 3, 6));
 }
 
 /// `probes = 2`: the trials are let through at different times; the one that hangs is
@@ -220,7 +207,7 @@ async fn with_two_probes_the_hung_one_is_timed_from_its_own_start() {
         assert_eq!(rejected(&b), Duration::ZERO, "two trials out");
         advance(Duration::from_secs(1)).await;
         // One reports; the other hangs.
-        let (hung, hung_since) = if first_hangs {
+        let (hung, hung_for) = if first_hangs {
             second.success();
             (first, Duration::from_secs(3))
         } else {
@@ -228,15 +215,7 @@ async fn with_two_probes_the_hung_one_is_timed_from_its_own_start() {
             (second, Duration::from_secs(1))
         };
         assert_eq!(b.state(), S::HalfOpen, "one success of two");
-        advance(PROBE_TIMEOUT - hung_since - NANO).await;
-        assert_eq!(
-            rejected(&b),
-            Duration::ZERO,
-            "not overdue yet ({first_hangs})"
-        );
-        advance(NANO).await;
-        assert_eq!(rejected(&b), RESET, "overdue ({first_hangs})");
-        assert_eq!(b.state(), S::Open);
+        run_out_the_probe_timeout(&b, hung_for).await;
 
         // The new spell needs two successes of its own: the hung trial's late success
         // is not one of them.
@@ -248,16 +227,7 @@ async fn with_two_probes_the_hung_one_is_timed_from_its_own_start() {
         assert_eq!(b.state(), S::HalfOpen, "one success of the new spell's two");
         c.success();
         assert_eq!(b.state(), S::Closed);
-        assert_eq!(
-            *seen.lock().unwrap(),
-            [
-                (S::Closed, S::Open, R::Failures),
-                (S::Open, S::HalfOpen, R::ResetElapsed),
-                (S::HalfOpen, S::Open, R::ProbeTimedOut),
-                (S::Open, S::HalfOpen, R::ResetElapsed),
-                (S::HalfOpen, S::Closed, R::ProbesSucceeded),
-            ]
-        );
+        assert_eq!(*seen.lock().unwrap(), HUNG_THEN_CLOSED);
         // 1 failure; 3 rejections; 4 successes (one reported trial, the hung one late,
         // the two new trials).
         assert_eq!(counts(&b), (8, 4, 1, 3));
