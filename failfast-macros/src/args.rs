@@ -78,6 +78,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) reset: Option<Arg>,
     pub(crate) reset_max: Option<Arg>,
     pub(crate) probes: Option<Arg>,
+    pub(crate) probe_timeout: Option<Arg>,
     pub(crate) is_failure: Option<Arg>,
     pub(crate) fallback: Option<Arg>,
     pub(crate) fallback_on: Option<Arg>,
@@ -250,6 +251,17 @@ impl Args for BreakerArgs {
             "probes = 1",
             &["half_open_calls", "half_open_max_calls", "trials"],
             |a| &mut a.probes,
+        ),
+        key(
+            "probe_timeout",
+            "probe_timeout = \"30s\"",
+            &[
+                "max_wait_duration_in_half_open_state",
+                "half_open_timeout",
+                "trial_timeout",
+                "probe_deadline",
+            ],
+            |a| &mut a.probe_timeout,
         ),
         key(
             "is_failure",

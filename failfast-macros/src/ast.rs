@@ -35,6 +35,9 @@ pub(crate) struct Breaker {
     pub(crate) reset: Option<Dur>,
     pub(crate) reset_max: Option<Dur>,
     pub(crate) probes: Option<LitInt>,
+    /// Longer than zero when written as a string. (Boxed, as `store`: a `Dur` may hold an
+    /// `Expr`, and it is rarely given.)
+    pub(crate) probe_timeout: Option<Box<Dur>>,
     pub(crate) is_failure: Option<Predicate>,
     pub(crate) fallback: Option<Path>,
     /// `fallback_on = "failure"`: the fallback also answers a call that failed.

@@ -238,6 +238,7 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
     let reset = b.reset.iter().map(|reset| duration(reset, &p));
     let reset_max = b.reset_max.iter().map(|max| duration(max, &p));
     let probes = b.probes.iter();
+    let probe_timeout = b.probe_timeout.iter().map(|timeout| duration(timeout, &p));
     let mode = b.mode.iter();
     let config = quote! {
         #p::BreakerConfig::new()
@@ -250,6 +251,7 @@ fn breaker(b: &Breaker, layer: &Layer, in_retry: bool, cx: &Cx, inner: Inner) ->
             #(.reset(#reset))*
             #(.reset_max(#reset_max))*
             #(.probes(#probes))*
+            #(.probe_timeout(#probe_timeout))*
             #(.mode(#p::Mode::#mode))*
     };
     let is_failure = predicate(b.is_failure.as_ref(), &p, 1);

@@ -115,6 +115,7 @@ use proc_macro::TokenStream;
 /// | `reset = "60s"` | how long the breaker stays open before a trial call | 60s |
 /// | `reset_max = "10m"` | each reopen straight from half-open doubles the open time (jittered), up to this; a close brings it back to `reset` | off |
 /// | `probes = 1` | trial calls in half-open; all must succeed to close, one failure reopens (at least 1) | 1 |
+/// | `probe_timeout = "30s"` | a trial call that has not reported after this long counts as failed, so a hung trial cannot hold the breaker half-open: the next call that asks reopens the breaker for its open time, and the hung call's outcome, whenever it comes, changes nothing (longer than 0s) | `reset` |
 /// | `is_failure = path` | a `fn(&E) -> bool` deciding which errors count as failures; the others count as successes and are returned unchanged | every `Err` |
 /// | `fallback = path` | a fn with the same parameters and return type, called instead when the breaker rejects the call; on a method, a method of the same type (called with the same receiver); on an async fn, an async fn | none: `Err(Error::Open)` |
 /// | `fallback_on = "open" \| "failure"` | when the fallback answers: only when the breaker rejects the call, or also when the call fails with an error `is_failure` counts (a `#[timeout]` below included); panics still propagate, and by-value parameters are cloned for the call so the fallback gets the originals | `"open"` |
@@ -134,9 +135,10 @@ use proc_macro::TokenStream;
 /// that is not a store is a compile error on the expression.
 ///
 /// Checked at compile time: `failures` and `failure_rate` exclude each other; the rates lie
-/// in (0, 1]; a window is not empty; `slow_rate` needs `slow`; `window` and `min_calls`
-/// need `failure_rate` or `slow_rate` (the consecutive-failure policy has no window, and
-/// `slow` alone only counts slow calls); `reset_max` is at least `reset`.
+/// in (0, 1]; a window is not empty; `slow` and `probe_timeout` are longer than 0s;
+/// `slow_rate` needs `slow`; `window` and `min_calls` need `failure_rate` or `slow_rate`
+/// (the consecutive-failure policy has no window, and `slow` alone only counts slow
+/// calls); `reset_max` is at least `reset`.
 ///
 /// ```
 /// use failfast::circuit_breaker;

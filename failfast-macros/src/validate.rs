@@ -14,7 +14,7 @@ use crate::errors::Errors;
 use crate::signature::{self, FnSig};
 use crate::value::{
     FALLBACK_ON, FallbackOn, JITTER, MODE, budget, choose, count, duration, factor, krate, name,
-    path, predicate, rate, variant, window,
+    path, positive_duration, predicate, rate, variant, window,
 };
 use proc_macro2::TokenStream;
 use syn::parse::Parse;
@@ -97,19 +97,9 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
         }),
         window,
         min_calls,
-        slow: args.slow.and_then(|arg| {
-            let slow = duration(&arg, errors)?;
-            match slow {
-                Dur::Nanos(0, span) => {
-                    errors.error(
-                        span,
-                        "`slow` must be longer than 0s: every call would count as slow",
-                    );
-                    None
-                }
-                slow => Some(slow),
-            }
-        }),
+        slow: args
+            .slow
+            .and_then(|arg| positive_duration(&arg, "every call would count as slow", errors)),
         slow_rate: args.slow_rate.and_then(|arg| {
             rate(
                 &arg,
@@ -126,6 +116,15 @@ fn breaker(args: BreakerArgs, errors: &mut Errors) -> Breaker {
                 "a half-open breaker needs at least one trial call to decide whether to close",
                 errors,
             )
+        }),
+        probe_timeout: args.probe_timeout.and_then(|arg| {
+            positive_duration(
+                &arg,
+                "it is how long a trial call may run before it counts as failed, and with \
+                 no time at all every trial would fail before it could report",
+                errors,
+            )
+            .map(Box::new)
         }),
         is_failure: args.is_failure.and_then(|arg| predicate(arg, errors)),
         fallback_on_failure: args

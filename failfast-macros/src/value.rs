@@ -287,6 +287,23 @@ pub(crate) fn duration(arg: &Arg, errors: &mut Errors) -> Option<Dur> {
     }
 }
 
+/// A duration that must be longer than zero (`slow`, `probe_timeout`): as [`duration`],
+/// and a string that reads zero is an error that says `why_not_zero`. (An expression
+/// that is zero at run time is the runtime's to refuse.)
+pub(crate) fn positive_duration(arg: &Arg, why_not_zero: &str, errors: &mut Errors) -> Option<Dur> {
+    match duration(arg, errors)? {
+        Dur::Nanos(0, span) => {
+            let name = arg.key.name;
+            errors.error(
+                span,
+                format!("`{name}` must be longer than 0s: {why_not_zero}"),
+            );
+            None
+        }
+        positive => Some(positive),
+    }
+}
+
 /// `window`: a number of calls, a duration string, or an expression of either type.
 pub(crate) fn window(arg: &Arg, errors: &mut Errors) -> Option<WindowArg> {
     const WHY: &str = "it is the number of recent calls the rates are computed over";
@@ -898,6 +915,49 @@ mod tests {
             errors[2].starts_with(
                 "invalid duration \"5 parsecs\": unknown unit `parsecs`\na duration is"
             )
+        );
+    }
+
+    #[test]
+    fn durations_longer_than_zero() {
+        let (layer, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(probes = 2, probe_timeout = "1m30s"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let b = breaker_of(layer);
+        assert!(matches!(
+            b.probe_timeout.as_deref(),
+            Some(Dur::Nanos(90_000_000_000, _))
+        ));
+        let (layer, errors) = check(Attr::CircuitBreaker, quote!(probe_timeout = PATIENCE));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(matches!(
+            breaker_of(layer).probe_timeout.as_deref(),
+            Some(Dur::Expr(_))
+        ));
+
+        let (_, errors) = check(
+            Attr::CircuitBreaker,
+            quote!(probe_timeout = "0ms", slow = "0s"),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("`slow` must be longer than 0s: every call would count as slow"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].starts_with("`probe_timeout` must be longer than 0s: it is how long a trial"),
+            "{}",
+            errors[1]
+        );
+        let (_, errors) = check(Attr::CircuitBreaker, quote!(probe_timeout = 30));
+        assert_eq!(
+            errors,
+            [
+                "a bare number is not a duration: write a unit in a string, like `probe_timeout = \"30ms\"` or `probe_timeout = \"30s\"`"
+            ]
         );
     }
 

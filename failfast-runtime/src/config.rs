@@ -107,8 +107,9 @@ impl Mode {
 ///
 /// Once open, the breaker stays open for [`reset`](Self::reset) (growing up to
 /// [`reset_max`](Self::reset_max) on repeated failed trials), then lets
-/// [`probes`](Self::probes) trial calls through. [`mode`](Self::mode) picks between
-/// enforcing and only observing.
+/// [`probes`](Self::probes) trial calls through; a trial that has not reported after
+/// [`probe_timeout`](Self::probe_timeout) counts as failed. [`mode`](Self::mode) picks
+/// between enforcing and only observing.
 ///
 /// The builders are `const`, so a configuration can live in a `const` or `static`; an
 /// invalid value panics (at compile time in a `const`).
@@ -120,7 +121,8 @@ impl Mode {
 /// const SALES: BreakerConfig = BreakerConfig::new()
 ///     .failures(3)
 ///     .reset(Duration::from_secs(30))
-///     .probes(2);
+///     .probes(2)
+///     .probe_timeout(Duration::from_secs(10));
 /// assert_eq!(SALES.failures_threshold(), 3);
 /// assert_eq!(SALES.reset_after(), Duration::from_secs(30));
 /// assert_eq!(SALES.probe_count(), 2);
@@ -145,6 +147,8 @@ pub struct BreakerConfig {
     slow: Option<Duration>,
     slow_rate: Option<f64>,
     reset_max: Option<Duration>,
+    /// `None`: the same as `reset`.
+    probe_timeout: Option<Duration>,
     mode: Mode,
 }
 
@@ -154,8 +158,9 @@ const fn valid_rate(rate: f64) -> bool {
 }
 
 impl BreakerConfig {
-    /// The defaults: 5 consecutive failures, 60 s reset, 1 probe, enforce mode; for the
-    /// window policies, a window of the last 100 calls and 10 minimum calls.
+    /// The defaults: 5 consecutive failures, 60 s reset, 1 probe with a probe timeout
+    /// equal to the reset, enforce mode; for the window policies, a window of the last
+    /// 100 calls and 10 minimum calls.
     ///
     /// ```
     /// use failfast_runtime::{BreakerConfig, Mode};
@@ -177,6 +182,7 @@ impl BreakerConfig {
             slow: None,
             slow_rate: None,
             reset_max: None,
+            probe_timeout: None,
             mode: Mode::Enforce,
         }
     }
@@ -236,6 +242,45 @@ impl BreakerConfig {
             "probes must be at least 1: with no trial call a half-open breaker could never close"
         );
         BreakerConfig { probes: n, ..self }
+    }
+
+    /// A trial call that has not reported `d` after it was let through counts as failed,
+    /// so a hung trial (a thread stuck in the call, a future that is never polled to its
+    /// end and never dropped) cannot hold the breaker half-open forever. Default: the
+    /// [`reset`](Self::reset) time, whatever it is set to.
+    ///
+    /// Nothing runs in the background: the first thing the breaker hears after that
+    /// moment reopens it (reason [`ProbeTimedOut`](crate::Reason::ProbeTimedOut)) for its
+    /// open time from then, as a failed trial would (doubling it with
+    /// [`reset_max`](Self::reset_max)). That is a call asking for a permit, which is then
+    /// rejected, or the report of a trial of the same spell, the overdue one included,
+    /// which then decides nothing else. Once the open time is over a new trial runs. The
+    /// overdue call itself is not stopped: its outcome counts in the
+    /// [metrics](crate::Metrics) as the success or failure it was when it comes, and
+    /// changes no state once its spell is over.
+    ///
+    /// # Panics
+    /// When `d` is zero: every trial would count as failed as soon as another call asked.
+    ///
+    /// ```
+    /// use failfast_runtime::BreakerConfig;
+    /// use std::time::Duration;
+    ///
+    /// let config = BreakerConfig::new().reset(Duration::from_secs(30));
+    /// assert_eq!(config.probe_timeout_after(), Duration::from_secs(30));
+    /// let config = config.probe_timeout(Duration::from_secs(5));
+    /// assert_eq!(config.probe_timeout_after(), Duration::from_secs(5));
+    /// ```
+    #[inline]
+    pub const fn probe_timeout(self, d: Duration) -> Self {
+        assert!(
+            !d.is_zero(),
+            "probe_timeout must be longer than 0s: every trial call would count as failed as soon as another call asked"
+        );
+        BreakerConfig {
+            probe_timeout: Some(d),
+            ..self
+        }
     }
 
     /// Use the failure-rate policy instead of consecutive failures: open once the
@@ -440,6 +485,24 @@ impl BreakerConfig {
         self.probes
     }
 
+    /// How long a trial call may run before it counts as failed: the
+    /// [`probe_timeout`](Self::probe_timeout) if one was set, else the
+    /// [`reset`](Self::reset) time.
+    ///
+    /// ```
+    /// use failfast_runtime::BreakerConfig;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(BreakerConfig::new().probe_timeout_after(), Duration::from_secs(60));
+    /// ```
+    #[inline]
+    pub const fn probe_timeout_after(&self) -> Duration {
+        match self.probe_timeout {
+            Some(d) => d,
+            None => self.reset,
+        }
+    }
+
     /// The failure ratio that opens the breaker, when the failure-rate policy is chosen.
     ///
     /// ```
@@ -553,6 +616,24 @@ mod tests {
     #[should_panic(expected = "probes must be at least 1")]
     fn zero_probes_panics() {
         let _ = BreakerConfig::new().probes(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "probe_timeout must be longer than 0s")]
+    fn zero_probe_timeout_panics() {
+        let _ = BreakerConfig::new().probe_timeout(Duration::ZERO);
+    }
+
+    #[test]
+    fn the_probe_timeout_follows_reset_unless_set() {
+        let reset = Duration::from_secs(7);
+        let config = BreakerConfig::new().reset(reset);
+        assert_eq!(config.probe_timeout_after(), reset);
+        let set = Duration::from_secs(3);
+        // Set before or after `reset`: it stays what was set.
+        assert_eq!(config.probe_timeout(set).probe_timeout_after(), set);
+        let earlier = BreakerConfig::new().probe_timeout(set).reset(reset);
+        assert_eq!(earlier.probe_timeout_after(), set);
     }
 
     #[test]

@@ -73,11 +73,15 @@ const START_SHIFT: u32 = KIND_BITS + SHORT_GENERATION_BITS;
 const START_MASK: u64 = (1 << (64 - START_SHIFT)) - 1;
 
 /// A permit's kind and spell generation, packed in one word; for a breaker that times
-/// its calls (`slow`), the low bits of the generation and the start time instead.
+/// its calls (`slow`), and for every trial call, the low bits of the generation and the
+/// start time instead.
 ///
 /// A timed ticket recovers its full generation from the breaker's current one (the
 /// latest generation with the same low bits): exact unless 2^14 transitions happen
 /// while the call runs, and then only that call's outcome may land in the wrong spell.
+/// (Not a trial's: a trial also has to be on its spell's list of trials out, found by
+/// its start, see `breaker/trials.rs`, so a hung trial that reports days later changes
+/// nothing.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket(u64);
 
@@ -128,6 +132,12 @@ impl Ticket {
     /// Nanoseconds from a timed ticket's start to `now` (since the same epoch).
     pub(crate) fn elapsed(self, now: u64) -> u64 {
         now.wrapping_sub(self.0 >> START_SHIFT) & START_MASK
+    }
+
+    /// True when a timed ticket was stamped at `start` (since the same epoch), modulo
+    /// 2^48 ns as it was stamped: how a trial is told from the others of its spell.
+    pub(crate) fn began_at(self, start: u64) -> bool {
+        self.0 >> START_SHIFT == start & START_MASK
     }
 }
 
@@ -253,5 +263,11 @@ mod tests {
         let late = Ticket::timed(Kind::Trial, 3, START_MASK - 10);
         assert_eq!(late.elapsed((START_MASK + 1) + 25), 36);
         assert_eq!(late.timed_generation(3), 3);
+        assert!(late.began_at(START_MASK - 10));
+        assert!(
+            late.began_at((START_MASK + 1) * 2 + START_MASK - 10),
+            "modulo 2^48 ns"
+        );
+        assert!(!late.began_at(START_MASK - 9));
     }
 }

@@ -29,6 +29,9 @@ use crate::transition::{Reason, Transition};
 ///  "families": [{"name": "upstream", "live": 12, "max_keys": 1000, "evictions": 0, "overflows": 0}]}
 /// ```
 ///
+/// (A breaker whose `probe_timeout` differs from its `reset` also has
+/// `"probe_timeout_ms"` in its `config`, after `"probes"`.)
+///
 /// ```
 /// use failfast_runtime::{BreakerConfig, Registry, State};
 ///
@@ -176,7 +179,8 @@ pub struct LastTransition {
 }
 
 /// What a breaker was configured with, durations in milliseconds. A setting that is off,
-/// or belongs to the other failure policy, is `None` (`null` in JSON).
+/// or belongs to the other failure policy, is `None` (`null` in JSON). The probe timeout
+/// is `None`, and left out of the JSON, when it is the reset time (its default).
 ///
 /// ```
 /// use failfast_runtime::{BreakerConfig, ConfigSummary, Window};
@@ -184,6 +188,7 @@ pub struct LastTransition {
 ///
 /// let summary = ConfigSummary::of(&BreakerConfig::new().failures(4).reset(Duration::from_secs(30)));
 /// assert_eq!((summary.failures, summary.reset_ms, summary.probes), (Some(4), 30_000, 1));
+/// assert_eq!(summary.probe_timeout_ms, None, "the reset time");
 /// assert_eq!((summary.failure_rate, summary.window_calls, summary.min_calls), (None, None, None));
 ///
 /// let rate = BreakerConfig::new()
@@ -196,6 +201,9 @@ pub struct LastTransition {
 /// assert_eq!((summary.failures, summary.failure_rate), (None, Some(0.5)));
 /// assert_eq!((summary.window_calls, summary.window_ms, summary.min_calls), (None, Some(60_000), Some(20)));
 /// assert_eq!((summary.slow_ms, summary.slow_rate), (Some(2_000), Some(0.8)));
+///
+/// let patient = BreakerConfig::new().probe_timeout(Duration::from_secs(90));
+/// assert_eq!(ConfigSummary::of(&patient).probe_timeout_ms, Some(90_000));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -221,6 +229,10 @@ pub struct ConfigSummary {
     pub reset_max_ms: Option<u64>,
     /// Trial calls in half-open.
     pub probes: u32,
+    /// How long a trial call may run before it counts as failed, when that is not
+    /// `reset_ms` (the default). Left out of the JSON when `None`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub probe_timeout_ms: Option<u64>,
     /// The mode the breaker starts in (the current one is [`BreakerSnapshot::mode`]).
     pub mode: Mode,
 }
@@ -261,6 +273,8 @@ impl ConfigSummary {
             reset_ms: millis(config.reset_after()),
             reset_max_ms: config.reset_ceiling().map(millis),
             probes: config.probe_count(),
+            probe_timeout_ms: (config.probe_timeout_after() != config.reset_after())
+                .then(|| millis(config.probe_timeout_after())),
             mode: config.initial_mode(),
         }
     }

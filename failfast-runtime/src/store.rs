@@ -72,7 +72,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// `breaker`'s open time is over in this process: may it run the half-open trials?
     /// A lease not given back within `ttl` (by a close or a reopen) lapses, so a process
-    /// that crashed mid-trial cannot wedge the breaker. Called on the caller's path: must
+    /// that crashed mid-trial cannot wedge the breaker. `ttl` is the open time that just
+    /// ended, or the breaker's
+    /// [`probe_timeout_after`](crate::BreakerConfig::probe_timeout_after) if that is
+    /// longer: a process whose trial hangs reopens the breaker (and publishes it) once
+    /// the probe timeout has passed, so the lease does not lapse before it gives up. Called on the caller's path: must
     /// answer within a small bound, [`Lease::Granted`] when the store cannot tell.
     fn lease(&self, breaker: &Breaker, ttl: Duration) -> Lease;
 }

@@ -216,6 +216,23 @@ mod trace {
             tracing::event!(target: "failfast", tracing::Level::INFO, name, from, to, reason, "circuit breaker changed state");
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Kebab;
+        use crate::transition::Reason;
+
+        #[test]
+        fn reasons_are_written_in_kebab_case_as_in_json() {
+            for (reason, written) in [
+                (Reason::Failures, "failures"),
+                (Reason::ProbesSucceeded, "probes-succeeded"),
+                (Reason::ProbeTimedOut, "probe-timed-out"),
+            ] {
+                assert_eq!(Kebab(reason).to_string(), written);
+            }
+        }
+    }
 }
 
 #[cfg(feature = "metrics")]

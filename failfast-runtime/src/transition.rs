@@ -29,6 +29,11 @@ pub enum Reason {
     ProbesSucceeded,
     /// HalfOpen -> Open: a trial call failed (or, with `slow_rate` set, was slow).
     ProbeFailed,
+    /// HalfOpen -> Open: a trial call had not reported
+    /// [`probe_timeout`](crate::BreakerConfig::probe_timeout) after it was let through,
+    /// so it counts as failed (found by the next call that asked for a permit, or by the
+    /// next report of a trial).
+    ProbeTimedOut,
     /// `force_open()` was called.
     ForcedOpen,
     /// `reset()` was called.

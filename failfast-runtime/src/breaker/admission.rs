@@ -3,8 +3,10 @@
 //! A closed breaker that does not measure its calls admits on one atomic load and a
 //! branch ([`Breaker::acquire`]). Every other state goes through `acquire_unclosed`,
 //! which still rejects without the lock: an open breaker on the kernel's coarse clock
-//! while the reset is surely not over (see `clock.rs`), a full half-open one on one more
-//! load. The rest (the open time over, a trial slot to take) is decided under the lock.
+//! while the reset is surely not over (see `clock.rs`), a full half-open one on two more
+//! loads and a clock read (coarse when it settles it) that shows no trial is overdue
+//! (see `trials.rs`). The rest (the open time over, a trial slot to take, a trial past
+//! its probe timeout) is decided under the lock.
 //! A rejection is an [`Error::Open`] in enforce mode and a metrics-only permit in
 //! observe mode.
 
@@ -29,9 +31,12 @@ impl Breaker {
     /// Closed and Disabled always permit. Open rejects until its open time (`reset`, or
     /// longer with `reset_max`) has elapsed, then moves to HalfOpen and hands out a trial
     /// permit. HalfOpen permits `probes` trial calls per spell and rejects the rest (with
-    /// `retry_after` zero). ForcedOpen rejects (with `retry_after` = the configured
-    /// `reset`). In [observe mode](Mode::Observe) nothing is rejected: a call that would
-    /// be gets a permit whose outcome only counts in the metrics.
+    /// `retry_after` zero); once a trial has run its
+    /// [`probe_timeout`](crate::BreakerConfig::probe_timeout) without reporting, the call
+    /// that asks reopens the breaker, as a failed trial would, and is rejected (with
+    /// `retry_after` the new open time). ForcedOpen rejects (with `retry_after` = the
+    /// configured `reset`). In [observe mode](Mode::Observe) nothing is rejected: a call
+    /// that would be gets a permit whose outcome only counts in the metrics.
     ///
     /// ```
     /// use failfast_runtime::{Breaker, BreakerConfig};
@@ -73,8 +78,11 @@ impl Breaker {
                     self.reject_unless_observing(left)
                 }
             }
-            // Every trial taken: turn the caller away without the lock.
-            State::HalfOpen if inner.trials_taken.load(Relaxed) >= inner.config.probe_count() => {
+            // Every trial taken, none overdue: turn the caller away without the lock.
+            State::HalfOpen
+                if inner.trials_taken.load(Relaxed) >= inner.config.probe_count()
+                    && self.trials_on_time() =>
+            {
                 self.reject_unless_observing(Duration::ZERO)
             }
             State::HalfOpen => self.acquire_locked(),
@@ -82,12 +90,15 @@ impl Breaker {
     }
 
     /// The open time is over here: the store says whether this process runs the trials.
-    /// The lease lasts as long as the open time did.
+    /// The lease lasts as long as the open time did, or as long as the first trial may
+    /// run before it counts as failed (`probe_timeout`) if that is longer: the fleet does
+    /// not give up on this process's trial before this process does.
     #[cold]
     fn lease(&self, generation: u64) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
         let open_for = Duration::from_nanos(inner.open_for.load(Relaxed));
-        match inner.store.lease(self, open_for) {
+        let ttl = open_for.max(inner.config.probe_timeout_after());
+        match inner.store.lease(self, ttl) {
             Lease::Granted => self.acquire_locked(),
             Lease::Denied { retry_after } => {
                 self.transact(|core| {
@@ -109,23 +120,28 @@ impl Breaker {
         }
     }
 
-    /// A permit of `kind`, stamped with the start time when calls are timed.
+    /// A permit of `kind` (not a trial's: see `issue_trial`).
     fn permit(&self, kind: Kind, generation: u64) -> Permit<'_> {
-        let ticket = match self.inner.slow {
-            Some(_) => Ticket::timed(kind, generation, self.inner.since_epoch(clock::now())),
-            None => Ticket::new(kind, generation),
-        };
-        Permit::new(self, ticket)
+        Permit::new(self, self.ticket(kind, generation))
     }
 
-    /// The locked path of `acquire`: decides under the lock, where trial slots are counted.
+    /// The ticket of a permit of `kind`, stamped with the start time when calls are timed.
+    fn ticket(&self, kind: Kind, generation: u64) -> Ticket {
+        match self.inner.slow {
+            Some(_) => Ticket::timed(kind, generation, self.inner.since_epoch(clock::now())),
+            None => Ticket::new(kind, generation),
+        }
+    }
+
+    /// The locked path of `acquire`: decides under the lock, where trial slots are counted
+    /// and overdue trials found.
     fn acquire_locked(&self) -> Result<Permit<'_>, Error> {
         let inner = &*self.inner;
         let decision = self.transact(|core| {
             let spell = inner.spell.load();
             match spell.state {
-                State::Closed => Ok((self.closed_kind(), spell.generation)),
-                State::Disabled => Ok((Kind::Passthrough, spell.generation)),
+                State::Closed => Ok(self.ticket(self.closed_kind(), spell.generation)),
+                State::Disabled => Ok(self.ticket(Kind::Passthrough, spell.generation)),
                 State::ForcedOpen => Err(inner.config.reset_after()),
                 State::Open => {
                     let now = clock::now();
@@ -135,20 +151,25 @@ impl Breaker {
                     }
                     let trial =
                         self.transition(core, spell, State::HalfOpen, Reason::ResetElapsed, now);
-                    inner.trials_taken.store(1, Relaxed);
-                    Ok((Kind::Trial, trial.generation))
+                    Ok(self.issue_trial(core, trial.generation, now))
                 }
-                State::HalfOpen
-                    if inner.trials_taken.load(Relaxed) < inner.config.probe_count() =>
-                {
-                    inner.trials_taken.fetch_add(1, Relaxed);
-                    Ok((Kind::Trial, spell.generation))
+                State::HalfOpen => {
+                    let now = clock::now();
+                    if self.trial_overdue(core, now) {
+                        // A trial ran `probe_timeout` without reporting: it failed.
+                        self.transition(core, spell, State::Open, Reason::ProbeTimedOut, now);
+                        return Err(clock::until(inner.open_until.load(Relaxed), now));
+                    }
+                    if inner.trials_taken.load(Relaxed) < inner.config.probe_count() {
+                        Ok(self.issue_trial(core, spell.generation, now))
+                    } else {
+                        Err(Duration::ZERO)
+                    }
                 }
-                State::HalfOpen => Err(Duration::ZERO),
             }
         });
         match decision {
-            Ok((kind, generation)) => Ok(self.permit(kind, generation)),
+            Ok(ticket) => Ok(Permit::new(self, ticket)),
             Err(retry_after) => self.reject_unless_observing(retry_after),
         }
     }

@@ -5,7 +5,8 @@
 //!     rate / slow-call rate reached
 //!   Closed ─────────────────────────► Open ───────────────────────────────► HalfOpen
 //!     ▲                                ▲                                       │
-//!     │                                └──────── a trial call fails ───────────┤
+//!     │                                └── a trial call fails, or runs ────────┤
+//!     │                                    `probe_timeout` without reporting   │
 //!     │                                  (open longer each time, with reset_max)│
 //!     └──────────────────────────── all `probes` trial calls succeed ──────────┘
 //!
@@ -25,7 +26,9 @@
 //!   stamped into the permit's ticket (a permit stays two words, see `Ticket`), and the
 //!   outcome is recorded in the window under the window's own short lock.
 //! - An open breaker rejects without the lock, on the kernel's coarse clock while the
-//!   reset is surely not over (see `clock.rs`); a full half-open one, on one more load.
+//!   reset is surely not over (see `clock.rs`); a full half-open one, on two more loads
+//!   and a clock read (the coarse one while it settles it) that shows no trial has run
+//!   past its probe timeout (see `trials.rs`).
 //!   In observe mode the same paths hand out a metrics-only permit instead.
 //! - Everything else (failures, trial calls, manual control) runs under one mutex, and
 //!   re-checks the spell there: a permit from an older spell has a different generation
@@ -38,12 +41,14 @@
 //!   `Breaker::deliver`).
 //!
 //! The files: this one holds the types and the public API; `admission.rs` decides
-//! whether a call may run ([`Breaker::acquire`]), `settling.rs` records how it went, and
-//! `transitions.rs` moves from spell to spell and delivers the transitions.
+//! whether a call may run ([`Breaker::acquire`]), `settling.rs` records how it went,
+//! `transitions.rs` moves from spell to spell and delivers the transitions, and
+//! `trials.rs` keeps track of the half-open trials and their probe timeout.
 
 mod admission;
 mod settling;
 mod transitions;
+mod trials;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -115,6 +120,13 @@ struct Inner {
     /// Trial permits handed out in this half-open spell and not given back. Written under
     /// the lock; read without it to turn callers away while every trial is taken.
     trials_taken: AtomicU32,
+    /// When the oldest trial of this half-open spell that has not reported is overdue
+    /// (let through + `probe_timeout`), as `clock::to_nanos`; `u64::MAX` while none is.
+    /// Written under the lock; read without it by those same rejections (see `trials.rs`).
+    trial_due: AtomicU64,
+    /// A coarse clock reading before which no trial is surely overdue (see
+    /// `clock::coarse_bound`); zero when only the exact clock may decide.
+    coarse_trial_due: AtomicU64,
     config: BreakerConfig,
     /// The `slow` threshold in nanoseconds, when calls are timed.
     slow: Option<u64>,
@@ -137,6 +149,9 @@ struct Inner {
 struct Core {
     /// Trial calls of this half-open spell that succeeded.
     trials_succeeded: u32,
+    /// When each trial of this half-open spell that has not reported was let through
+    /// (`clock::to_nanos`); emptied by every transition (see `trials.rs`).
+    trials_out: Vec<u64>,
     /// The open time before jitter: `reset`, doubled on each reopen from half-open up to
     /// `reset_max` (when set), back to `reset` on a close.
     open_base: Duration,
@@ -201,6 +216,8 @@ impl Breaker {
                 epoch,
                 mode: AtomicU8::new(config.initial_mode().to_bits()),
                 trials_taken: AtomicU32::new(0),
+                trial_due: AtomicU64::new(u64::MAX),
+                coarse_trial_due: AtomicU64::new(0),
                 counters: Counters::default(),
                 core: Mutex::new(Core {
                     open_base: config.reset_after(),

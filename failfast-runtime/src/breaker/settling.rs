@@ -9,6 +9,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Breaker;
+use super::trials::Report;
 use crate::clock;
 use crate::permit::{Kind, Outcome, Ticket};
 use crate::state::State;
@@ -37,20 +38,20 @@ impl Breaker {
         let inner = &*self.inner;
         let kind = ticket.kind();
         let finished = outcome != Outcome::Cancelled;
-        // Only a breaker with `slow` stamps its permits; its calls are timed here.
+        // A breaker with `slow` stamps its permits; its calls are timed here.
         let mut now = None;
         let mut slow = false;
-        let generation = match inner.slow {
-            Some(threshold) => {
-                if finished {
-                    let at = clock::now();
-                    // Slower than: strictly.
-                    slow = ticket.elapsed(inner.since_epoch(at)) > threshold;
-                    now = Some(clock::to_nanos(at));
-                }
-                ticket.timed_generation(inner.spell.load().generation)
-            }
-            None => ticket.generation(),
+        if let (Some(threshold), true) = (inner.slow, finished) {
+            let at = clock::now();
+            // Slower than: strictly.
+            slow = ticket.elapsed(inner.since_epoch(at)) > threshold;
+            now = Some(clock::to_nanos(at));
+        }
+        // Trials are always stamped (see `trials.rs`).
+        let generation = if inner.slow.is_some() || kind == Kind::Trial {
+            ticket.timed_generation(inner.spell.load().generation)
+        } else {
+            ticket.generation()
         };
         match outcome {
             Outcome::Success => inner.counters.success(),
@@ -72,7 +73,7 @@ impl Breaker {
             (Kind::ClosedMeasured, Outcome::Success | Outcome::Failure) => {
                 self.measured_outcome(generation, outcome == Outcome::Failure, slow, now);
             }
-            (Kind::Trial, _) => self.trial_outcome(generation, outcome, slow),
+            (Kind::Trial, _) => self.trial_outcome(ticket, generation, outcome, slow),
             (Kind::Closed | Kind::ClosedMeasured, Outcome::Cancelled) | (Kind::Passthrough, _) => {}
         }
     }
@@ -109,7 +110,10 @@ impl Breaker {
 
     /// The outcome of a half-open trial call: the trials close the breaker once `probes`
     /// of them have succeeded; one failure reopens it; a cancelled one frees its slot.
-    fn trial_outcome(&self, generation: u64, outcome: Outcome, slow: bool) {
+    /// A trial of a spell that is over changes nothing; once a trial of the spell has run
+    /// its probe timeout without reporting, any report reopens the breaker (see
+    /// `trials.rs`).
+    fn trial_outcome(&self, ticket: Ticket, generation: u64, outcome: Outcome, slow: bool) {
         let inner = &*self.inner;
         let outcome = match outcome {
             Outcome::Success if slow && inner.policies.slow_fails_trial() => Outcome::Failure,
@@ -120,20 +124,27 @@ impl Breaker {
             if !spell.is(State::HalfOpen, generation) {
                 return; // a trial of an earlier spell: this one is not its business
             }
+            let now = clock::now();
+            match self.trial_reported(core, ticket, now) {
+                Report::Stale => return, // the same, told by the list of trials out
+                Report::Overdue => {
+                    self.transition(core, spell, State::Open, Reason::ProbeTimedOut, now);
+                    return;
+                }
+                Report::OnTime => {}
+            }
             match outcome {
                 Outcome::Success => {
                     core.trials_succeeded += 1;
                     if core.trials_succeeded >= inner.config.probe_count() {
-                        let now = clock::now();
                         self.transition(core, spell, State::Closed, Reason::ProbesSucceeded, now);
                     }
                 }
                 Outcome::Failure => {
-                    self.transition(core, spell, State::Open, Reason::ProbeFailed, clock::now());
+                    self.transition(core, spell, State::Open, Reason::ProbeFailed, now);
                 }
                 // The call never finished: give its slot to another trial.
-                // (Written under the lock only, so a load and a store will do; saturating,
-                // in case a very old trial aliased this spell: see `Ticket`.)
+                // (Written under the lock only, so a load and a store will do.)
                 Outcome::Cancelled => {
                     let taken = inner.trials_taken.load(Relaxed);
                     inner.trials_taken.store(taken.saturating_sub(1), Relaxed);

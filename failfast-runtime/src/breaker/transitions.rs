@@ -2,7 +2,8 @@
 //!
 //! Every transition runs under the breaker's lock, proven by the `&mut Core` it takes,
 //! and starts a new spell (see `spell.rs`) after setting up what the new state needs:
-//! the open time, the trial count, the policies started afresh. Transitions are queued
+//! the open time, the trial count, the policies started afresh. The trials of the spell
+//! that ends are no longer watched (see `trials.rs`). Transitions are queued
 //! under the lock and delivered to the store, `telemetry` and the listeners after it is
 //! released, in order, each exactly once ([`Breaker::transact`]).
 
@@ -31,6 +32,7 @@ impl Breaker {
         now: Instant,
     ) -> Spell {
         let inner = &*self.inner;
+        self.forget_trials(core);
         match to {
             State::Open => {
                 let open_for = self.open_time(core, from.state);
