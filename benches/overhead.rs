@@ -101,8 +101,14 @@ fn attr_open(x: u64, fail: bool) -> Result<u64, BenchError> {
     work(x, fail)
 }
 
-// A short reset, so the breaker can be put in half-open before the measurement.
-#[circuit_breaker("overhead::half_open_rejection", failures = 1, reset = "1ms")]
+// A short reset, so the breaker can be put in half-open before the measurement, and a long
+// probe timeout, so the trial it holds is not timed out during it.
+#[circuit_breaker(
+    "overhead::half_open_rejection",
+    failures = 1,
+    reset = "1ms",
+    probe_timeout = "1h"
+)]
 fn attr_half_open(x: u64, fail: bool) -> Result<u64, BenchError> {
     work(x, fail)
 }
@@ -429,7 +435,13 @@ fn open_rejection(c: &mut Criterion) {
 fn half_open_rejection(c: &mut Criterion) {
     let mut g = c.benchmark_group(HALF_OPEN);
     let reset = Duration::from_millis(1);
-    let runtime = failfast_breaker("bench::half_open_rejection", 1, reset);
+    let runtime = Breaker::new(
+        "bench::half_open_rejection",
+        BreakerConfig::new()
+            .failures(1)
+            .reset(reset)
+            .probe_timeout(HOUR),
+    );
     open_by_failing("attribute", |f| attr_half_open(0, f), is_failfast_open);
     open_by_failing("runtime", |f| runtime.call(|| work(0, f)), is_failfast_open);
     thread::sleep(reset * 20);
