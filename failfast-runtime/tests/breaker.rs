@@ -436,3 +436,37 @@ fn breaker_is_send_sync_and_permit_too() {
     check::<Breaker>();
     check::<failfast_runtime::Permit>();
 }
+
+/// A success from a permit of an earlier spell must not end the current spell's streak
+/// (found outside the project: the hot path cleared the streak without asking which
+/// spell the permit was of).
+async fn late_success_keeps_the_current_streak(config: BreakerConfig) {
+    let b = Breaker::new("late-success", config.failures(2).reset(RESET));
+    let late = b.acquire().expect("closed");
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    advance(RESET).await;
+    succeed(&b); // the trial closes it
+    assert_eq!(b.state(), State::Closed);
+    fail(&b); // a streak of one in the new spell
+    late.success(); // from the first spell: not this spell's business
+    fail(&b);
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "the second failure in a row opens it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn late_success_from_an_earlier_spell_keeps_the_streak() {
+    late_success_keeps_the_current_streak(BreakerConfig::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn late_success_keeps_the_streak_of_a_measured_breaker() {
+    // `slow` makes every call measured and timed: the other settling path.
+    let config = BreakerConfig::new().slow(Duration::from_secs(10));
+    late_success_keeps_the_current_streak(config).await;
+}

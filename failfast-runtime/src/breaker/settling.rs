@@ -26,7 +26,9 @@ impl Breaker {
             // policy unless a failure streak is running. Lock-free, clock-free.
             self.inner.counters.success();
             telemetry::outcome(&self.inner.name, true, false);
-            self.inner.policies.on_success();
+            self.inner
+                .policies
+                .on_success(|| self.is_current_closed(ticket));
         } else {
             self.settle_off_hot_path(ticket, outcome);
         }
@@ -47,12 +49,7 @@ impl Breaker {
             slow = ticket.elapsed(inner.since_epoch(at)) > threshold;
             now = Some(clock::to_nanos(at));
         }
-        // Trials are always stamped (see `trials.rs`).
-        let generation = if inner.slow.is_some() || kind == Kind::Trial {
-            ticket.timed_generation(inner.spell.load().generation)
-        } else {
-            ticket.generation()
-        };
+        let generation = self.generation_of(ticket);
         match outcome {
             Outcome::Success => inner.counters.success(),
             Outcome::Failure => inner.counters.failure(),
@@ -66,7 +63,10 @@ impl Breaker {
         }
         match (kind, outcome) {
             // The hot path: lock-free, and a no-op unless a failure streak is running.
-            (Kind::Closed, Outcome::Success) => inner.policies.on_success(),
+            (Kind::Closed, Outcome::Success) => {
+                let current = || inner.spell.load().is(State::Closed, generation);
+                inner.policies.on_success(current);
+            }
             (Kind::Closed, Outcome::Failure) => {
                 self.open_if_current(generation, || inner.policies.on_failure());
             }
@@ -76,6 +76,25 @@ impl Breaker {
             (Kind::Trial, _) => self.trial_outcome(ticket, generation, outcome, slow),
             (Kind::Closed | Kind::ClosedMeasured, Outcome::Cancelled) | (Kind::Passthrough, _) => {}
         }
+    }
+
+    /// The spell generation of `ticket`. Trials are always stamped (see `trials.rs`), the
+    /// other permits when the breaker times its calls.
+    fn generation_of(&self, ticket: Ticket) -> u64 {
+        if self.inner.slow.is_some() || ticket.kind() == Kind::Trial {
+            ticket.timed_generation(self.inner.spell.load().generation)
+        } else {
+            ticket.generation()
+        }
+    }
+
+    /// True when `ticket`'s Closed spell is the breaker's current one.
+    #[inline(never)]
+    fn is_current_closed(&self, ticket: Ticket) -> bool {
+        self.inner
+            .spell
+            .load()
+            .is(State::Closed, self.generation_of(ticket))
     }
 
     /// The outcome of a measured closed call (see [`Kind::ClosedMeasured`]), ended at

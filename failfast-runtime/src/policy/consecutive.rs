@@ -21,10 +21,11 @@ impl Consecutive {
         }
     }
 
-    /// A success ends the streak.
+    /// A success ends the streak, if it is a success of the current spell: `current` is
+    /// asked only while a streak is running (so the hot path reads one atomic).
     #[inline]
-    pub(crate) fn on_success(&self) {
-        if self.failures.load(Relaxed) != 0 {
+    pub(crate) fn on_success(&self, current: impl FnOnce() -> bool) {
+        if self.failures.load(Relaxed) != 0 && current() {
             self.failures.store(0, Relaxed);
         }
     }
@@ -50,7 +51,7 @@ mod tests {
         let policy = Consecutive::new(3);
         assert!(!policy.on_failure());
         assert!(!policy.on_failure());
-        policy.on_success();
+        policy.on_success(|| true);
         assert!(!policy.on_failure());
         assert!(!policy.on_failure());
         assert!(policy.on_failure());

@@ -63,11 +63,13 @@ impl Policies {
         }
     }
 
-    /// A closed call succeeded: the streak ends. The hot path: lock-free, clock-free, and
-    /// a no-op unless a failure streak is running.
+    /// A closed call succeeded: the streak ends, if `current()` says the call's spell is
+    /// still the breaker's (a late success from an earlier spell must not end this one's
+    /// streak). The hot path: lock-free, clock-free, and a no-op unless a failure streak
+    /// is running; `current` is asked only then.
     #[inline]
-    pub(crate) fn on_success(&self) {
-        self.consecutive.on_success();
+    pub(crate) fn on_success(&self, current: impl FnOnce() -> bool) {
+        self.consecutive.on_success(current);
     }
 
     /// A closed call of the current spell failed; the caller holds the breaker's lock.
@@ -92,15 +94,15 @@ impl Policies {
         failed: bool,
         slow: bool,
         at: u64,
-        current: impl FnOnce() -> bool,
+        current: impl Fn() -> bool,
     ) -> Pending {
         let open = match &self.window {
-            Some(window) => window.record(failed, slow, at, current),
+            Some(window) => window.record(failed, slow, at, &current),
             None => None,
         };
         let streak = !self.window.as_ref().is_some_and(|w| w.judges_failures());
         if streak && !failed {
-            self.consecutive.on_success();
+            self.consecutive.on_success(current);
         }
         Pending {
             streak: streak && failed,
