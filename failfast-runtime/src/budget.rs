@@ -112,6 +112,9 @@ struct Inner {
     /// Deposits, counted per thread.
     deposits: Striped<AtomicU64>,
     bucket: Mutex<Bucket>,
+    /// True for the process-wide default budget only: its [`Budget::id`] is the one a
+    /// retry drawing from the default without naming it has, 1.
+    process_default: bool,
 }
 
 /// What only a withdrawal, a read or a reconfiguration touches, under the lock.
@@ -338,10 +341,18 @@ impl Budget {
         (bucket.bank + bucket.floor) as f64 / TOKEN as f64
     }
 
-    /// The bucket's address: the same for every handle of one budget, never 0 or 1.
+    /// Which bucket, for telling nested retry loops on the same budget apart from the
+    /// others: the same for every handle of one budget, never 0; 1 for the process-wide
+    /// default, as for a retry that draws from it without naming it; else the bucket's
+    /// address.
     #[inline]
     pub(crate) fn id(&self) -> usize {
-        std::ptr::from_ref(self.inner()) as usize
+        let inner = self.inner();
+        if inner.process_default {
+            1
+        } else {
+            std::ptr::from_ref(inner) as usize
+        }
     }
 
     /// True when both handles are the same bucket.
@@ -363,12 +374,9 @@ impl Budget {
 #[inline]
 pub(crate) fn process_default() -> &'static Budget {
     PROCESS_DEFAULT.get_or_init(|| {
-        Budget::named(
-            DEFAULT_NAME,
-            DEFAULT_RATIO,
-            DEFAULT_MIN_PER_SEC,
-            Lifetime::Process,
-        )
+        let mut inner = Inner::new(DEFAULT_NAME, DEFAULT_RATIO, DEFAULT_MIN_PER_SEC);
+        inner.process_default = true;
+        Budget(Handle::Static(Box::leak(Box::new(inner))))
     })
 }
 
@@ -438,6 +446,7 @@ impl Inner {
                 refilled: clock::now(),
                 exhausted: 0,
             }),
+            process_default: false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Retrying a call: the stepper that decides, and two loops built on it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -173,7 +173,9 @@ pub struct Rules<RI, RO, RA, H> {
 /// (run the attempts through [`scope`](Self::scope) or [`scope_async`](Self::scope_async),
 /// as the attributes, [`retry`] and [`retry_async`] do) does not deposit: the outer loop's
 /// deposit already paid for the request, so stacked layers get the budget's ratio of
-/// retries per request, not per layer.
+/// retries per request, not per layer. At any depth: loops on other budgets, or on none,
+/// in between change nothing; and the default budget is the same budget whether a loop
+/// names it (`registry().budget("default")`) or not.
 ///
 /// # Cost
 /// A call that succeeds at once costs the policy's copy and one deposit (a plain add in
@@ -419,7 +421,7 @@ impl Retry {
     /// budget made it.
     #[inline]
     fn deposit(&self) {
-        if ENCLOSING.get() == self.budget.id() {
+        if enclosed_by(self.budget.id()) {
             return;
         }
         match &self.budget {
@@ -464,7 +466,7 @@ impl Retry {
 
 impl Draw {
     /// Which budget, for [`ENCLOSING`]: 0 for none (a loop without a budget deposits
-    /// nothing, so the loops inside it must), 1 for the default one.
+    /// nothing, and is transparent: see [`Enclosing`]), 1 for the default one.
     #[inline]
     fn id(&self) -> usize {
         match self {
@@ -476,24 +478,62 @@ impl Draw {
 }
 
 thread_local! {
-    /// The budget of the innermost retry attempt running on this thread ([`Draw::id`]).
+    /// The budget of the innermost retry attempt running on this thread ([`Draw::id`]);
+    /// 0 when none runs on a budget.
     static ENCLOSING: Cell<usize> = const { Cell::new(0) };
+    /// The budgets of the attempts running around that innermost one, when they differ
+    /// from the attempt each encloses (a loop on budget A calling a loop on B calling
+    /// one on A): pushed only when loops on different budgets nest, so a loop that
+    /// encloses none, or only loops on its own budget, never touches it.
+    static OUTER: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// True when an attempt of a loop drawing from `budget` is running on this thread, at
+/// any depth: a loop inside it, on the same budget, must not deposit.
+#[inline]
+fn enclosed_by(budget: usize) -> bool {
+    let innermost = ENCLOSING.get();
+    if innermost == 0 || budget == 0 {
+        return false; // the common case: no loop around this one
+    }
+    innermost == budget || OUTER.with_borrow(|outer| outer.contains(&budget))
 }
 
 /// While it lives, attempts of the loop drawing from `budget` are running on this thread.
-struct Enclosing(usize);
+/// A loop without a budget (0) changes nothing: the loops inside it are still inside
+/// the ones around it, which paid for the request.
+struct Enclosing {
+    /// The innermost budget before this one.
+    previous: usize,
+    /// Whether `previous` was pushed on [`OUTER`].
+    pushed: bool,
+}
 
 impl Enclosing {
     #[inline]
     fn enter(budget: usize) -> Enclosing {
-        Enclosing(ENCLOSING.replace(budget))
+        if budget == 0 {
+            return Enclosing {
+                previous: ENCLOSING.get(),
+                pushed: false,
+            };
+        }
+        let previous = ENCLOSING.replace(budget);
+        let pushed = previous != 0 && previous != budget;
+        if pushed {
+            OUTER.with_borrow_mut(|outer| outer.push(previous));
+        }
+        Enclosing { previous, pushed }
     }
 }
 
 impl Drop for Enclosing {
     #[inline]
     fn drop(&mut self) {
-        ENCLOSING.set(self.0);
+        ENCLOSING.set(self.previous);
+        if self.pushed {
+            OUTER.with_borrow_mut(|outer| outer.pop());
+        }
     }
 }
 

@@ -249,7 +249,82 @@ fn the_default_budget_is_shared_by_every_retry() {
     assert_eq!(default.available(), 0.2);
     assert_eq!(default.exhausted(), refused + 1);
 
+    // A loop naming the default budget (`budget = "default"`) inside one that draws from
+    // it without naming it is on the same budget: one deposit for the request, not two.
+    // And the other way round.
+    let named = || Some(registry().budget("default"));
+    for (outer, inner) in [(None, named()), (named(), None)] {
+        let stepper = |budget: Option<Budget>| match budget {
+            Some(budget) => Retry::new(&no_jitter(3)).budget(Some(budget)),
+            None => Retry::new(&no_jitter(3)),
+        };
+        let before = default.available();
+        let mut outer = stepper(outer);
+        let result: Result<(), ()> = outer.scope(|| {
+            let mut inner = stepper(inner);
+            inner.next(&Ok::<(), ()>(()), false, |_| true, |_, _| {});
+            Ok(())
+        });
+        outer.next(&result, false, |_| true, |_, _| {});
+        let deposited = default.available() - before;
+        assert!(
+            (deposited - 0.2).abs() < 1e-9,
+            "one deposit, not {deposited}"
+        );
+    }
+
     default.set_min_per_sec(10);
+}
+
+/// A retried call that succeeds at once, drawing from `budget` (`None`: no budget), whose
+/// one attempt runs `inside` in the stepper's scope.
+fn succeed_around(budget: Option<&Budget>, inside: impl FnOnce()) {
+    let mut stepper = Retry::new(&no_jitter(3)).budget(budget.cloned());
+    let result: Result<(), ()> = stepper.scope(|| {
+        inside();
+        Ok(())
+    });
+    assert_eq!(stepper.next(&result, false, |_| true, |_, _| {}), None);
+}
+
+#[test]
+fn a_loop_deposits_nothing_inside_a_loop_on_its_budget_at_any_depth() {
+    let (a, b) = (Budget::new(1.0, 0), Budget::new(1.0, 0));
+    // A, then B inside it, then A inside that: the request was paid into A and into B
+    // once each (the model test found the innermost A depositing a second time).
+    succeed_around(Some(&a), || {
+        succeed_around(Some(&b), || succeed_around(Some(&a), || {}));
+    });
+    assert_eq!((a.available(), b.available()), (1.0, 1.0));
+    // A loop without a budget in between changes nothing either.
+    succeed_around(Some(&a), || {
+        succeed_around(None, || succeed_around(Some(&a), || {}));
+    });
+    assert_eq!(a.available(), 2.0);
+    // Once the outer loop is over, a loop on A deposits again, and so does B's inside a
+    // loop on A only: nothing stays in scope.
+    succeed_around(Some(&a), || {});
+    succeed_around(Some(&a), || succeed_around(Some(&b), || {}));
+    assert_eq!((a.available(), b.available()), (4.0, 2.0));
+}
+
+#[tokio::test]
+async fn an_async_loop_deposits_nothing_inside_a_loop_on_its_budget_at_any_depth() {
+    let (a, b) = (Budget::new(1.0, 0), Budget::new(1.0, 0));
+    let stepper = |budget: Option<&Budget>| Retry::new(&no_jitter(3)).budget(budget.cloned());
+    let (outer, middle) = (stepper(Some(&a)), stepper(Some(&b)));
+    let mut inner = stepper(Some(&a));
+    let result: Result<(), ()> = outer
+        .scope_async(middle.scope_async(async {
+            tokio::task::yield_now().await; // the scopes hold across polls
+            inner.next(&Ok::<(), ()>(()), false, |_| true, |_, _| {});
+            Ok(())
+        }))
+        .await;
+    let (mut outer, mut middle) = (outer, middle);
+    middle.next(&result, false, |_| true, |_, _| {});
+    outer.next(&result, false, |_| true, |_, _| {});
+    assert_eq!((a.available(), b.available()), (1.0, 1.0));
 }
 
 /// Runs `op` under a stepper drawing from `budget`, sleeping on tokio's clock; counts the
