@@ -554,3 +554,105 @@ async fn an_async_fn_shares_its_breaker_too() {
     assert_eq!(async_dependency().await, Err(AsyncError::Down));
     assert_eq!(ASYNC_CALLS.load(Ordering::Relaxed), 3);
 }
+
+/// Redis's `expired_keys` counter: keys that expired by themselves (not deleted).
+fn expired_keys(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("expired_keys:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats has expired_keys")
+}
+
+fn exists(con: &mut redis::Connection, key: &str) -> bool {
+    redis::cmd("EXISTS").arg(key).query::<i64>(con).unwrap() == 1
+}
+
+/// Redis expires a key once its time is past, so in its last millisecond a key is still
+/// there with PTTL 0. Such an `open` or lease is about to end, not garbage: it must
+/// neither be deleted (and reported) nor, for a lease, taken over before it ends. Each
+/// round reads a key densely until it is gone; `expired_keys` tells whether it expired
+/// by itself.
+#[test]
+fn keys_in_their_last_millisecond_are_not_garbage() {
+    const ROUNDS: u64 = 5;
+    let server = RedisServer::start();
+    let (store, _) = two_stores(&server, "t11");
+    let mut con = server.connection();
+
+    // The state: breakers made one after another read it when they attach (each waits
+    // for its read: several per millisecond).
+    for round in 0..ROUNDS {
+        let before = expired_keys(&mut con);
+        redis::cmd("SET")
+            .arg("t11:dep:state")
+            .arg("open")
+            .arg("PX")
+            .arg(3)
+            .query::<()>(&mut con)
+            .unwrap();
+        let mut reads = 0;
+        while exists(&mut con, "t11:dep:state") {
+            for _ in 0..4 {
+                drop(Breaker::with_store("dep", config(10_000), store.clone()));
+                reads += 1;
+            }
+        }
+        assert_eq!(
+            expired_keys(&mut con) - before,
+            1,
+            "round {round}: an `open` in its last millisecond was deleted ({reads} reads)"
+        );
+    }
+
+    // The lease: another store holds it for 5 ms; breakers whose open time is over ask
+    // for it, are told how long it has left, and ask again then: around its last ms.
+    for round in 0..ROUNDS {
+        let breakers: Vec<Breaker> = (0..20)
+            .map(|_| {
+                let b = Breaker::with_store(
+                    "dep",
+                    BreakerConfig::new()
+                        .failures(1)
+                        .reset(Duration::from_millis(100)),
+                    store.clone(),
+                );
+                trip(&b);
+                b
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(150));
+        assert!(!exists(&mut con, "t11:dep:state")); // and counted as expired, now
+        let before = expired_keys(&mut con);
+        redis::cmd("SET")
+            .arg("t11:dep:probe")
+            .arg("another-store")
+            .arg("PX")
+            .arg(5)
+            .query::<()>(&mut con)
+            .unwrap();
+        let started = Instant::now();
+        let mut asks = 0;
+        'granted: loop {
+            for b in &breakers {
+                asks += 1;
+                if let Ok(trial) = b.acquire() {
+                    drop(trial); // cancelled: no state change
+                    break 'granted;
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "never granted");
+        }
+        assert_eq!(
+            expired_keys(&mut con) - before,
+            1,
+            "round {round}: the other store's lease was taken over in its last millisecond \
+             ({asks} asks)"
+        );
+        let holder = get(&server, "t11:dep:probe");
+        assert!(
+            holder.is_some() && holder.as_deref() != Some("another-store"),
+            "round {round}: the lease is this store's now: {holder:?}"
+        );
+    }
+}

@@ -13,8 +13,10 @@
 //! Changes are announced on the channel `{prefix}:events` as
 //! `{store id} {state} {remaining ms} {name}`.
 //!
-//! Anything else found under a key (another type, an unknown value, an `open` without
-//! expiry) is garbage: the scripts delete it and say so.
+//! Anything else found under a key (another type, an unknown value, an `open` or a lease
+//! without expiry) is garbage: the scripts delete it and say so. A key in its last
+//! millisecond (PTTL 0: Redis expires a key once its time is past) is not: an `open` then
+//! has nothing left, and a lease is still held.
 
 use std::time::Duration;
 
@@ -37,7 +39,8 @@ if kind ~= 'none' then
   local value = nil
   if kind == 'string' then value = redis.call('GET', KEYS[1]) end
   ttl = redis.call('PTTL', KEYS[1])
-  if (value == 'open' and ttl > 0) or value == 'forced_open' or value == 'disabled'
+  -- PTTL 0: the key's last millisecond (Redis expires it once its time is past).
+  if (value == 'open' and ttl >= 0) or value == 'forced_open' or value == 'disabled'
       or value == 'closed' then
     state = value
   else
@@ -63,7 +66,7 @@ if state ~= 'none' and state ~= 'closed' then return {{state, ttl, garbage}} end
 local kind = redis.call('TYPE', KEYS[2]).ok
 if kind ~= 'none' then
   local held = redis.call('PTTL', KEYS[2])
-  if kind == 'string' and held > 0 then
+  if kind == 'string' and held >= 0 then
     if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {{'held', held, garbage}} end
   else
     garbage = 1

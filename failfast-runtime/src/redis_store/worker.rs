@@ -187,12 +187,13 @@ impl Worker {
         if garbage != 0 {
             self.health.garbage(&state_key);
         }
-        // No key: the open time is over, or nothing happened lately; local state decides.
-        // A change of ours on its way is newer than what Redis holds.
-        if let Some(state) = scripts::decode(&word, ttl) {
-            if !self.echoes.awaited(breaker.name()) {
-                breaker.adopt(state);
-            }
+        // No key, or an `open` in its last millisecond: the open time is over, or nothing
+        // happened lately; local state decides. A change of ours on its way is newer than
+        // what Redis holds.
+        match scripts::decode(&word, ttl) {
+            Some(SharedState::Open { remaining }) if remaining.is_zero() => {}
+            Some(state) if !self.echoes.awaited(breaker.name()) => breaker.adopt(state),
+            _ => {}
         }
     }
 
