@@ -16,7 +16,10 @@
 //! - `duration.rs` parses `"1m30s"`-style durations; `signature.rs` answers questions about
 //!   the fn's receiver, parameters and return type; `boxed.rs` sees through the boxed
 //!   future of an `#[async_trait]` method to its async block; `suggest.rs` finds the word a
-//!   typo meant.
+//!   typo meant;
+//! - `fuzz.rs` (tests only) throws generated arguments, fns and duration strings at
+//!   `stack::try_expand` and `duration::parse`; `fuzz/` is a coverage-guided fuzzer
+//!   (AFL++) of the same entry point, a crate of its own.
 //!
 //! Every mistake is a compile error on the token at fault, all of them reported at once,
 //! and the fn itself is still emitted so the rest of the crate keeps compiling.
@@ -84,6 +87,8 @@ mod boxed;
 mod duration;
 mod errors;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod signature;
 mod stack;
 mod suggest;

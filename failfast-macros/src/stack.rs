@@ -19,9 +19,34 @@ use syn::{Attribute, ItemFn, Meta};
 
 /// Entry point of all three attributes.
 pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(attr, args, item) {
+        Ok(expanded) => expanded,
+        Err(Rejected { item, error }) => {
+            let error = error.to_compile_error();
+            quote!(#item #error)
+        }
+    }
+}
+
+/// An expansion that failed: the item to emit anyway, and every error found.
+pub(crate) struct Rejected {
+    /// The fn as written (less the failfast attributes of the stack), or the item that is
+    /// not a fn: it keeps name resolution and the IDE working, and keeps errors about the
+    /// arguments from drowning in errors about missing items.
+    pub(crate) item: TokenStream,
+    pub(crate) error: syn::Error,
+}
+
+/// The expansion, or why there is none. [`expand`] without the rendering of the errors,
+/// so tests and the fuzzer see them as a `syn::Error`.
+pub(crate) fn try_expand(
+    attr: Attr,
+    args: TokenStream,
+    item: TokenStream,
+) -> Result<TokenStream, Rejected> {
     let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
-        Err(_) => return not_a_fn(attr, item),
+        Err(_) => return Err(not_a_fn(attr, item)),
     };
     let mut errors = Errors::default();
     let mut raw = vec![RawLayer {
@@ -59,13 +84,11 @@ pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenS
         validate::item(&layers, &func, boxed.as_ref(), &mut errors);
     }
     match errors.into_result() {
-        Ok(()) => expand::function(&func, boxed.as_ref(), &layers),
-        Err(error) => {
-            // The fn as written keeps name resolution and the IDE working, and keeps
-            // errors about the arguments from drowning in errors about missing items.
-            let error = error.to_compile_error();
-            quote!(#func #error)
-        }
+        Ok(()) => Ok(expand::function(&func, boxed.as_ref(), &layers)),
+        Err(error) => Err(Rejected {
+            item: func.into_token_stream(),
+            error,
+        }),
     }
 }
 
@@ -113,7 +136,7 @@ fn raw_layer(attr: Attr, attribute: &Attribute, errors: &mut Errors) -> Option<R
 }
 
 /// The attribute sits on something that is not a fn with a body.
-fn not_a_fn(attr: Attr, item: TokenStream) -> TokenStream {
+fn not_a_fn(attr: Attr, item: TokenStream) -> Rejected {
     let name = attr.name();
     let (span, message) = if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
         (
@@ -141,8 +164,10 @@ fn not_a_fn(attr: Attr, item: TokenStream) -> TokenStream {
             format!("#[{name}] can only be used on a fn"),
         )
     };
-    let error = syn::Error::new(span, message).to_compile_error();
-    quote!(#item #error)
+    Rejected {
+        item,
+        error: syn::Error::new(span, message),
+    }
 }
 
 /// The keyword of an item, and what to call it in a message.
