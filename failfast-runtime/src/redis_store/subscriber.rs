@@ -47,6 +47,10 @@ fn listen(con: &mut Connection, store: &Weak<Shared>, backoff: &mut Backoff) -> 
         };
         pubsub.subscribe(scripts::channel(&shared.prefix))?;
         *backoff = reconnect_backoff();
+        // The command thread may be waiting out its own backoff: it reconnects now. Told
+        // before the store says it is connected, so that a lease asked after that is
+        // queued behind the reconnect.
+        let _ = shared.commands.send(Command::Reachable);
         shared.health.ok(&shared.server);
         // Announcements may have been missed: read every breaker's state again, and stop
         // waiting for echoes of what was sent before.

@@ -22,6 +22,10 @@ pub(crate) enum Command {
         breaker: WeakBreaker,
         done: Option<SyncSender<()>>,
     },
+    /// The listening thread reached Redis: reconnect now if waiting out a backoff (up to
+    /// 2 s, during which a lease request would be granted locally and announcements would
+    /// wait, while the store says it is connected).
+    Reachable,
     /// Ask for the half-open trial lease of `name`.
     Lease {
         name: String,
@@ -109,6 +113,12 @@ impl Worker {
             };
             match command {
                 Command::Publish(breaker) => self.publish(&mut link, breaker),
+                Command::Reachable => {
+                    if link.con.is_none() {
+                        link.retry_at = Instant::now();
+                        self.reconnect(&mut link);
+                    }
+                }
                 Command::Sync { breaker, done } => {
                     self.sync(&mut link, breaker);
                     if let Some(done) = done {
