@@ -3,14 +3,14 @@
 //! The arithmetic and the costs are documented on [`Budget`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::clock;
 use crate::stripe::{self, Striped};
+use crate::sync::{AtomicU64, Mutex};
 use crate::telemetry;
 
 /// Billionths of a token in one token.

@@ -12,7 +12,29 @@ use tokio::time::Instant;
 
 /// The current instant.
 pub(crate) fn now() -> Instant {
+    #[cfg(test)]
+    reads::count();
     Instant::now()
+}
+
+/// Counts this thread's reads of [`now`], for the unit tests of how often each path reads
+/// the clock.
+#[cfg(test)]
+pub(crate) mod reads {
+    use std::cell::Cell;
+
+    thread_local! {
+        static READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn count() {
+        READS.with(|reads| reads.set(reads.get() + 1));
+    }
+
+    /// The reads since the last call.
+    pub(crate) fn take() -> u64 {
+        READS.with(|reads| reads.replace(0))
+    }
 }
 
 /// The origin of [`to_nanos`]. Placed a year back (where the platform allows it) because
@@ -192,6 +214,82 @@ mod tests {
                 "coarse {coarse} lags {before} by more than {slack}"
             );
         }
+    }
+
+    /// Exact clock reads per call, by path, on the real clock: the closed path of a
+    /// consecutive-failure breaker and of a count window reads none; a time window reads
+    /// it once, when the call ends; `slow` twice (the start and the end: timing a call
+    /// takes both), a time window with it too (the end's read serves both). A rejection
+    /// while surely open, or while every trial slot is taken and none is surely overdue,
+    /// reads only the kernel's coarse clock (Linux).
+    #[test]
+    fn clock_reads_per_call() {
+        use crate::{Breaker, BreakerConfig, Error, Window};
+
+        let reads_per_call = |config: BreakerConfig| {
+            let b = Breaker::new("reads", config.failures(1_000).min_calls(1_000));
+            reads::take();
+            b.acquire().unwrap().success();
+            b.acquire().unwrap().failure();
+            let _ = b.call(|| Ok::<_, Error>(()));
+            reads::take()
+        };
+        let slow = Duration::from_secs(1);
+        let time_window = Window::Time(Duration::from_secs(60));
+        assert_eq!(reads_per_call(BreakerConfig::new()), 0, "consecutive");
+        let count_window = BreakerConfig::new().failure_rate(0.5);
+        assert_eq!(reads_per_call(count_window), 0, "count window");
+        let timed = BreakerConfig::new().failure_rate(0.5).window(time_window);
+        assert_eq!(reads_per_call(timed), 3, "time window: once per call");
+        assert_eq!(
+            reads_per_call(BreakerConfig::new().slow(slow)),
+            6,
+            "slow: twice"
+        );
+        let both = BreakerConfig::new()
+            .failure_rate(0.5)
+            .window(time_window)
+            .slow(slow);
+        assert_eq!(reads_per_call(both), 6, "time window and slow: twice");
+        // A cancelled timed call reads the clock once, when it starts.
+        let b = Breaker::new("reads", BreakerConfig::new().slow(slow));
+        reads::take();
+        drop(b.acquire().unwrap());
+        assert_eq!(reads::take(), 1);
+
+        if coarse::margin().is_none() {
+            return; // no coarse clock here: rejections read the exact one
+        }
+        let b = Breaker::new(
+            "reads",
+            BreakerConfig::new()
+                .failures(1)
+                .reset(Duration::from_secs(60)),
+        );
+        b.acquire().unwrap().failure();
+        reads::take();
+        for _ in 0..3 {
+            assert!(b.acquire().is_err());
+        }
+        assert_eq!(reads::take(), 0, "rejected while surely open");
+        b.force_open();
+        reads::take();
+        assert!(b.acquire().is_err());
+        assert_eq!(reads::take(), 0, "forced open");
+        let half_open = Breaker::new(
+            "reads",
+            BreakerConfig::new()
+                .failures(1)
+                .reset(Duration::ZERO)
+                .probe_timeout(Duration::from_secs(60)),
+        );
+        half_open.acquire().unwrap().failure();
+        let _trial = half_open.acquire().unwrap();
+        reads::take();
+        for _ in 0..3 {
+            assert!(half_open.acquire().is_err());
+        }
+        assert_eq!(reads::take(), 0, "half-open, the trial surely not overdue");
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::permit::Permit;
 /// Wraps `fut` so its outcome is recorded through `permit` when it completes:
 /// `permit.record(&result, is_failure)`. A panic while polling records a failure and
 /// keeps unwinding. Dropping the future before it completes cancels the permit (nothing
-/// is recorded; a half-open trial slot is given back).
+/// is recorded; a half-open trial slot is given back), even when it is dropped by a panic
+/// elsewhere unwinding through it: its own call did not fail.
 ///
 /// This is what [`Breaker::call_async`](crate::Breaker::call_async) uses, exposed for
 /// code that acquires its permit itself (the attribute macros).
@@ -60,6 +61,17 @@ pin_project! {
         fut: F,
         permit: Option<Permit<'a>>,
         is_failure: C,
+    }
+
+    impl<'a, F, C> PinnedDrop for Guarded<'a, F, C> {
+        fn drop(this: Pin<&mut Self>) {
+            // Not completed: cancelled, even while another panic unwinds through it (a
+            // bare permit dropped then would count as failed). Its own panic took the
+            // permit in `poll`.
+            if let Some(permit) = this.project().permit.take() {
+                permit.cancel();
+            }
+        }
     }
 }
 

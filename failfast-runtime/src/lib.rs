@@ -52,6 +52,9 @@ mod error;
 mod family;
 mod guard;
 mod listeners;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks;
 mod metrics;
 mod name;
 mod permit;
@@ -67,6 +70,7 @@ mod spell;
 mod state;
 mod store;
 mod stripe;
+mod sync;
 mod telemetry;
 mod timeout;
 #[cfg(feature = "tower")]

@@ -3,8 +3,7 @@
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
-
+use crate::sync::Mutex;
 use crate::transition::Transition;
 
 type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;

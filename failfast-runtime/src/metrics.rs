@@ -1,8 +1,7 @@
 //! What a breaker has seen: call counts and the last transition.
 
-use std::sync::atomic::AtomicU64;
-
 use crate::stripe::Striped;
+use crate::sync::AtomicU64;
 use crate::transition::Transition;
 
 /// A snapshot of a breaker's counters, from [`Breaker::metrics`](crate::Breaker::metrics).

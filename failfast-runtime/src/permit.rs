@@ -194,6 +194,15 @@ impl<'a> Permit<'a> {
         }
     }
 
+    /// The call was cancelled, whatever this thread is doing: for a [`Guarded`] future
+    /// dropped before it completed, maybe by a panic elsewhere unwinding through it.
+    ///
+    /// [`Guarded`]: crate::Guarded
+    #[inline]
+    pub(crate) fn cancel(self) {
+        self.settle(Outcome::Cancelled);
+    }
+
     /// Reports `outcome`; the permit is used up, so its `Drop` does not run.
     #[inline]
     fn settle(self, outcome: Outcome) {

@@ -10,9 +10,10 @@
 //! Closed spells never match the hot path's test, which stays one load, one mask and one
 //! branch.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use crate::state::State;
+use crate::sync::AtomicU64;
 
 const STATE_BITS: u32 = 3;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;

@@ -12,9 +12,14 @@
 //! counter of a `'static` [`Striped`] ([`remember`]), which it forgets when it exits.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 
+#[cfg(not(loom))]
 use parking_lot::Mutex;
+
+use crate::sync::AtomicU64;
 
 /// Copies of each striped counter.
 pub(crate) const STRIPES: usize = 32;
@@ -65,11 +70,14 @@ pub(crate) const SHARED: usize = STRIPES - 1;
 struct Slot(usize);
 
 /// Stripe indices given back by threads that exited.
+#[cfg(not(loom))]
 static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// The next index never handed out.
+#[cfg(not(loom))]
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Slot {
+    #[cfg(not(loom))]
     fn take() -> Slot {
         if let Some(index) = FREE.lock().pop() {
             return Slot(index);
@@ -77,13 +85,25 @@ impl Slot {
         let index = NEXT.fetch_add(1, Relaxed);
         Slot(if index < SHARED { index } else { SHARED })
     }
+
+    /// Under loom: the threads of one execution of a model take stripes 0, 1, 2...
+    /// (loom's statics live for one execution), and give none back.
+    #[cfg(loom)]
+    fn take() -> Slot {
+        loom::lazy_static! {
+            static ref LOOM_NEXT: loom::sync::atomic::AtomicUsize =
+                loom::sync::atomic::AtomicUsize::new(0);
+        }
+        Slot(LOOM_NEXT.fetch_add(1, Relaxed).min(SHARED))
+    }
 }
 
+#[cfg(not(loom))]
 impl Drop for Slot {
     fn drop(&mut self) {
         // Whatever this exiting thread still counts goes to the shared stripe.
-        INDEX.set(SHARED);
-        REMEMBERED.set(None);
+        INDEX.with(|index| index.set(SHARED));
+        REMEMBERED.with(|remembered| remembered.set(None));
         // The lock orders this thread's last counts before the next owner's first.
         if self.0 != SHARED {
             FREE.lock().push(self.0);
@@ -94,6 +114,7 @@ impl Drop for Slot {
 /// Not yet claimed: [`index`] claims a slot on first use.
 const UNCLAIMED: usize = usize::MAX;
 
+#[cfg(not(loom))]
 thread_local! {
     /// This thread's stripe index, read on every count: a plain thread-local load.
     static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
@@ -103,10 +124,18 @@ thread_local! {
     static REMEMBERED: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
 }
 
+// The same, per loom thread (the threads of a model all run on one OS thread).
+#[cfg(loom)]
+loom::thread_local! {
+    static INDEX: Cell<usize> = Cell::new(UNCLAIMED);
+    static SLOT: Slot = Slot::take();
+    static REMEMBERED: Cell<Option<&'static AtomicU64>> = Cell::new(None);
+}
+
 /// This thread's stripe index.
 #[inline]
 pub(crate) fn index() -> usize {
-    let index = INDEX.get();
+    let index = INDEX.with(Cell::get);
     if index != UNCLAIMED { index } else { claim() }
 }
 
@@ -117,7 +146,7 @@ pub(crate) fn index() -> usize {
 extern "C" fn claim() -> usize {
     // At thread exit the slot may already be gone: count in the shared stripe then.
     let index = SLOT.try_with(|slot| slot.0).unwrap_or(SHARED);
-    INDEX.set(index);
+    INDEX.with(|cell| cell.set(index));
     index
 }
 
@@ -135,7 +164,7 @@ pub(crate) fn bump(counter: &AtomicU64, index: usize) {
 /// The counter this thread [remembered](remember), while the thread owns its stripe.
 #[inline]
 pub(crate) fn remembered() -> Option<&'static AtomicU64> {
-    REMEMBERED.get()
+    REMEMBERED.with(Cell::get)
 }
 
 /// Remembers `counter`, in stripe `index` of a `'static` [`Striped`], for
@@ -144,6 +173,6 @@ pub(crate) fn remembered() -> Option<&'static AtomicU64> {
 /// look-up; the thread forgets it when it gives its stripe up.
 pub(crate) fn remember(counter: &'static AtomicU64, index: usize) {
     if index != SHARED {
-        REMEMBERED.set(Some(counter));
+        REMEMBERED.with(|remembered| remembered.set(Some(counter)));
     }
 }

@@ -52,11 +52,9 @@ mod trials;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::clock::{self, nanos};
 use crate::config::{BreakerConfig, Mode};
@@ -69,6 +67,7 @@ use crate::policy::Policies;
 use crate::spell::AtomicSpell;
 use crate::state::State;
 use crate::store::{InProcess, SharedState, Store};
+use crate::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex};
 use crate::telemetry;
 use crate::transition::{Reason, Transition};
 
@@ -602,6 +601,14 @@ impl WeakBreaker {
 impl Breaker {
     pub(crate) fn downgrade(&self) -> WeakBreaker {
         WeakBreaker(Arc::downgrade(&self.inner))
+    }
+}
+
+#[cfg(loom)]
+impl Breaker {
+    /// The current spell's generation (see `loom_hooks`).
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.spell.load().generation
     }
 }
 

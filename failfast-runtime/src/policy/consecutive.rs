@@ -1,6 +1,8 @@
 //! Open after N consecutive failures.
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::AtomicU32;
 
 /// Counts failures in a row; any success starts the count again.
 ///

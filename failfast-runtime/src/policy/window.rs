@@ -21,10 +21,9 @@
 
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use crate::clock::nanos;
 use crate::config::{BreakerConfig, Window};
+use crate::sync::Mutex;
 use crate::transition::Reason;
 
 /// The most buckets a time window uses.
