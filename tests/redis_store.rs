@@ -688,7 +688,7 @@ fn once_connected_again_a_lease_request_goes_to_redis() {
     }
     thread::sleep(Duration::from_millis(1500));
     server.restart();
-    let mut asked = vec![false; STORES];
+    let mut asked = [false; STORES];
     let mut local = Vec::new();
     while asked.contains(&false) {
         for (i, store) in stores.iter().enumerate() {
