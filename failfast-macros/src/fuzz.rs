@@ -20,7 +20,7 @@ use crate::stack::{Rejected, try_expand};
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestRunner};
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
@@ -623,17 +623,28 @@ fn attr() -> impl Strategy<Value = Attr> {
     select(&Attr::ALL[..])
 }
 
-/// Cases per property: `FAILFAST_PROPTEST_CASES`, else `default`.
+/// The seed CI explores from, unless `FAILFAST_PROPTEST_SEED` says otherwise.
+const CI_SEED: u64 = 0xfa11_fa57;
+
+/// Cases per property: `FAILFAST_PROPTEST_CASES`, else `default`. Seeded as the runtime's
+/// model tests are: under CI (`CI` set) from a fixed seed, anywhere from
+/// `FAILFAST_PROPTEST_SEED`; otherwise each run explores new cases.
 fn config(default: u32) -> Config {
     let cases = std::env::var("FAILFAST_PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(default);
+    let seed = std::env::var("FAILFAST_PROPTEST_SEED")
+        .ok()
+        .and_then(|seed| seed.trim().parse().ok())
+        .or_else(|| std::env::var_os("CI").map(|_| CI_SEED));
     Config {
         cases,
         // The regressions found are unit tests of their own, below.
         failure_persistence: None,
         max_shrink_iters: 4096,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: seed.map_or(RngSeed::Random, RngSeed::Fixed),
         ..Config::default()
     }
 }
