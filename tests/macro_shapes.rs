@@ -567,3 +567,43 @@ mod by_value_params {
         assert_eq!(out, [1, 1]);
     }
 }
+
+/// Arguments handed over by a `macro_rules!` as `$x:expr` fragments arrive wrapped in
+/// invisible groups; they read as if written in place (the fuzzer's finding: they were
+/// refused, e.g. "`attempts` must be a whole number").
+mod through_macro_rules {
+    use super::*;
+
+    macro_rules! guarded {
+        ($fn_name:ident, $name:expr, $failures:expr, $reset:expr, $attempts:expr, $delay:expr) => {
+            #[retry(attempts = $attempts, delay = $delay, jitter = "none")]
+            #[circuit_breaker($name, failures = $failures, reset = $reset)]
+            fn $fn_name(calls: &AtomicU32) -> Result<u32, ApiError> {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::Down)
+            }
+        };
+    }
+
+    guarded!(always_down, "macro_shapes::macro_rules", 2, "60s", 3, "1ms");
+
+    #[test]
+    fn expr_fragments_are_read_as_written() {
+        let calls = AtomicU32::new(0);
+        // Attempt 1 and 2 fail (the breaker opens at 2), attempt 3 is rejected.
+        let err = always_down(&calls).unwrap_err();
+        assert!(
+            matches!(err, ApiError::Failfast(failfast::Error::Open { .. })),
+            "{err:?}"
+        );
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        let breaker = failfast::registry()
+            .get("macro_shapes::macro_rules")
+            .expect("registered under the name given through the macro");
+        assert_eq!(breaker.config().failures_threshold(), 2);
+        assert_eq!(
+            breaker.config().reset_after(),
+            std::time::Duration::from_secs(60)
+        );
+    }
+}

@@ -499,7 +499,7 @@ fn parse_args<A: Args>(input: ParseStream) -> syn::Result<A> {
             };
             set_once((row.slot)(&mut args), arg, &mut errors);
         } else if let Some(row) = A::positional(input, first).and_then(row_named::<A>) {
-            let value: Expr = input.parse()?;
+            let value = value(input)?;
             let key = Key::new(&row.key, value.span(), true);
             set_once((row.slot)(&mut args), Arg { key, value }, &mut errors);
         } else if input.peek(Ident::peek_any) {
@@ -566,8 +566,18 @@ fn keyed(input: ParseStream, key: Key) -> syn::Result<Arg> {
             format!("`{}` needs a value after `=`: `{}`", key.name, key.example),
         ));
     }
-    let value = input.parse()?;
+    let value = value(input)?;
     Ok(Arg { key, value })
+}
+
+/// A value, out of the invisible groups a `macro_rules!` fragment comes in
+/// (`attempts = $n` with `$n:expr`), so it reads as if written in place.
+fn value(input: ParseStream) -> syn::Result<Expr> {
+    let mut value = input.parse()?;
+    while let Expr::Group(group) = value {
+        value = *group.expr;
+    }
+    Ok(value)
 }
 
 /// The one place duplicates are detected: the second occurrence is the error.
