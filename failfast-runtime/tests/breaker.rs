@@ -5,7 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use failfast_runtime::{Breaker, BreakerConfig, Error, Reason, State, Transition, guard};
+use failfast_runtime::{
+    Breaker, BreakerConfig, Error, Lease, Reason, SharedState, State, Store, Transition, guard,
+};
 use tokio::time::advance;
 
 const RESET: Duration = Duration::from_secs(60);
@@ -469,4 +471,214 @@ async fn late_success_keeps_the_streak_of_a_measured_breaker() {
     // `slow` makes every call measured and timed: the other settling path.
     let config = BreakerConfig::new().slow(Duration::from_secs(10));
     late_success_keeps_the_current_streak(config).await;
+}
+
+/// A store that records what the breaker tells it: how often it was attached, what was
+/// published, and (through `on_lease`) what happens while a lease is asked for.
+#[derive(Clone, Default)]
+struct Recorder {
+    attached: Arc<Mutex<u32>>,
+    published: Arc<Mutex<Vec<Option<SharedState>>>>,
+    leases: Arc<Mutex<u32>>,
+    /// Run once, on the first lease asked for, with the breaker that asks.
+    on_lease: Arc<Mutex<Option<Box<dyn FnOnce(&Breaker) + Send>>>>,
+}
+
+impl Store for Recorder {
+    fn attach(&self, _: &Breaker) {
+        *self.attached.lock().unwrap() += 1;
+    }
+
+    fn publish(&self, breaker: &Breaker) {
+        self.published.lock().unwrap().push(breaker.shared_state());
+    }
+
+    fn lease(&self, breaker: &Breaker, _: Duration) -> Lease {
+        *self.leases.lock().unwrap() += 1;
+        let hook = self.on_lease.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook(breaker);
+        }
+        Lease::Granted
+    }
+}
+
+impl Recorder {
+    fn published(&self) -> Vec<Option<SharedState>> {
+        self.published.lock().unwrap().clone()
+    }
+}
+
+/// Pins `Breaker::attach`: `with_store` attaches the breaker to its store, exactly once,
+/// before its first call.
+#[test]
+fn with_store_attaches_the_breaker_to_its_store_once() {
+    let store = Recorder::default();
+    let b = Breaker::with_store("attached", BreakerConfig::new(), store.clone());
+    assert_eq!(*store.attached.lock().unwrap(), 1);
+    succeed(&b);
+    b.force_open();
+    assert_eq!(*store.attached.lock().unwrap(), 1, "never again");
+}
+
+/// Pins `set_by_hand`: a manual change is published once (when it is delivered), and a
+/// manual change to the state the breaker is already in is published once too (it may not
+/// be so in other processes), each at its own call.
+#[test]
+fn every_manual_change_is_published_once_even_when_nothing_changes_here() {
+    let store = Recorder::default();
+    let b = Breaker::with_store("by_hand", BreakerConfig::new(), store.clone());
+    b.force_open();
+    assert_eq!(store.published(), [Some(SharedState::ForcedOpen)]);
+    b.force_open();
+    assert_eq!(store.published(), [Some(SharedState::ForcedOpen); 2]);
+    b.reset();
+    b.reset();
+    b.disable();
+    assert_eq!(
+        store.published(),
+        [
+            Some(SharedState::ForcedOpen),
+            Some(SharedState::ForcedOpen),
+            Some(SharedState::Closed),
+            Some(SharedState::Closed),
+            Some(SharedState::Disabled),
+        ]
+    );
+}
+
+/// Pins `adopt` with `SharedState::Open`: a closed breaker opens (reason `Shared`, not
+/// published back) for exactly the remaining time; a longer remaining time extends an
+/// open breaker, a shorter or equal one leaves it as it is (no transition either way).
+#[tokio::test(start_paused = true)]
+async fn adopting_open_holds_the_breaker_open_for_the_longest_remaining_time() {
+    let store = Recorder::default();
+    let b = Breaker::with_store(
+        "adopt_open",
+        BreakerConfig::new().reset(RESET),
+        store.clone(),
+    );
+    let seen = record_transitions(&b);
+    let secs = Duration::from_secs;
+    b.adopt(SharedState::Open { remaining: secs(5) });
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(rejected(&b), secs(5), "the remaining time, not `reset`");
+    b.adopt(SharedState::Open { remaining: secs(8) });
+    assert_eq!(rejected(&b), secs(8), "extended");
+    b.adopt(SharedState::Open { remaining: secs(3) });
+    assert_eq!(rejected(&b), secs(8), "never shortened");
+    b.adopt(SharedState::Open { remaining: secs(8) });
+    assert_eq!(rejected(&b), secs(8));
+    advance(secs(8) - Duration::from_nanos(1)).await;
+    assert_eq!(rejected(&b), Duration::from_nanos(1));
+    advance(Duration::from_nanos(1)).await;
+    let trial = b.acquire().expect("the open time adopted is over");
+    assert_eq!(b.state(), State::HalfOpen);
+    // A half-open breaker told the fleet is open reopens for the remaining time.
+    b.adopt(SharedState::Open { remaining: secs(2) });
+    assert_eq!(rejected(&b), secs(2));
+    trial.success(); // of the spell that is over: changes nothing
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (State::Closed, State::Open, Reason::Shared),
+            (State::Open, State::HalfOpen, Reason::ResetElapsed),
+            (State::HalfOpen, State::Open, Reason::Shared),
+        ]
+    );
+    assert!(
+        store.published().is_empty(),
+        "adopted changes are not published back"
+    );
+}
+
+/// Pins `adopt` with the manual states and `Closed`: a transition (reason `Shared`) only
+/// when the state differs, and `Open` ignored while forced open or disabled.
+#[test]
+fn adopting_a_state_transitions_only_when_it_differs() {
+    let b = breaker(5, 1);
+    let seen = record_transitions(&b);
+    let open = SharedState::Open {
+        remaining: Duration::from_secs(5),
+    };
+    b.adopt(SharedState::Closed);
+    b.adopt(SharedState::ForcedOpen);
+    b.adopt(SharedState::ForcedOpen);
+    b.adopt(open);
+    assert_eq!(b.state(), State::ForcedOpen, "a manual state ignores Open");
+    b.adopt(SharedState::Disabled);
+    b.adopt(open);
+    assert_eq!(b.state(), State::Disabled);
+    b.adopt(SharedState::Disabled);
+    b.adopt(SharedState::Closed);
+    b.adopt(SharedState::Closed);
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (State::Closed, State::ForcedOpen, Reason::Shared),
+            (State::ForcedOpen, State::Disabled, Reason::Shared),
+            (State::Disabled, State::Closed, Reason::Shared),
+        ]
+    );
+}
+
+/// Pins the slot check under the lock (`trials_taken < probes` in `acquire_locked`): a
+/// call granted the trial lease after another call took the last trial slot meanwhile
+/// (here: from inside the store's `lease`) is rejected, with `retry_after` zero, instead of
+/// running one trial too many.
+#[tokio::test(start_paused = true)]
+async fn a_call_that_finds_every_trial_slot_taken_under_the_lock_is_rejected() {
+    let store = Recorder::default();
+    let config = BreakerConfig::new().failures(1).reset(RESET).probes(1);
+    let b = Breaker::with_store("slot_race", config, store.clone());
+    fail(&b);
+    advance(RESET).await;
+    let taken = Arc::new(Mutex::new(false));
+    let flag = taken.clone();
+    *store.on_lease.lock().unwrap() = Some(Box::new(move |b: &Breaker| {
+        // The other caller: its own lease (granted, no hook left), the only trial.
+        let trial = b.acquire().expect("the only trial");
+        std::mem::forget(trial);
+        *flag.lock().unwrap() = true;
+    }));
+    assert_eq!(rejected(&b), Duration::ZERO);
+    assert!(*taken.lock().unwrap());
+    assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(*store.leases.lock().unwrap(), 2);
+}
+
+/// Pins `Debug for Breaker`: its name and state.
+#[test]
+fn debug_shows_the_name_and_the_state() {
+    let b = breaker(1, 1);
+    assert_eq!(
+        format!("{b:?}"),
+        r#"Breaker { name: "test", state: Closed }"#
+    );
+    b.force_open();
+    assert_eq!(
+        format!("{b:?}"),
+        r#"Breaker { name: "test", state: ForcedOpen }"#
+    );
+}
+
+/// Pins `Debug for Permit`: the breaker's name and whether it is a trial's.
+#[tokio::test(start_paused = true)]
+async fn permit_debug_shows_the_breaker_and_whether_it_is_a_trial() {
+    let b = breaker(1, 1);
+    let closed = b.acquire().unwrap();
+    assert_eq!(
+        format!("{closed:?}"),
+        r#"Permit { breaker: "test", trial: false }"#
+    );
+    closed.failure();
+    advance(RESET).await;
+    let trial = b.acquire().unwrap();
+    assert_eq!(
+        format!("{trial:?}"),
+        r#"Permit { breaker: "test", trial: true }"#
+    );
+    trial.success();
 }

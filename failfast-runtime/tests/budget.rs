@@ -507,3 +507,64 @@ async fn the_floor_adds_at_most_min_per_sec_retries_per_second() {
         "the floor adds retries: {retries}"
     );
 }
+
+/// Pins `Budget::id` (what a retry loop compares with the enclosing loop's budget): a loop
+/// on one named budget inside a loop on another, or inside a loop on the default budget,
+/// deposits into its own; only a loop on the same budget as its enclosing one skips.
+#[test]
+fn a_loop_inside_a_loop_on_another_budget_deposits_into_its_own() {
+    let (outer_budget, inner_budget) = (Budget::new(1.0, 0), Budget::new(1.0, 0));
+    let inner_attempt = || {
+        let mut inner = Retry::new(&RetryPolicy::new()).budget(Some(inner_budget.clone()));
+        inner.next(&Ok::<(), ()>(()), false, |_| true, |_, _| {});
+    };
+    let outer = Retry::new(&RetryPolicy::new()).budget(Some(outer_budget.clone()));
+    outer.scope(inner_attempt);
+    assert_eq!(
+        inner_budget.available(),
+        1.0,
+        "inside another named budget's loop"
+    );
+    let on_default = Retry::new(&RetryPolicy::new());
+    on_default.scope(inner_attempt);
+    assert_eq!(
+        inner_budget.available(),
+        2.0,
+        "inside the default budget's loop"
+    );
+    let same = Retry::new(&RetryPolicy::new()).budget(Some(inner_budget.clone()));
+    same.scope(inner_attempt);
+    assert_eq!(
+        inner_budget.available(),
+        2.0,
+        "inside its own budget's loop: no deposit"
+    );
+    assert_eq!(
+        outer_budget.available(),
+        0.0,
+        "scope alone deposits nothing"
+    );
+}
+
+/// Pins `process_default_if_made`: the process-wide registry lists the default budget,
+/// as the same bucket, once it is made.
+#[test]
+fn the_process_registry_lists_the_default_budget_once_made() {
+    let default = registry().default_budget();
+    let listed = registry().budgets();
+    let found: Vec<&Budget> = listed.iter().filter(|b| b.name() == "default").collect();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].same(&default));
+}
+
+/// Pins `Debug for Budget`: the name, the ratio in tokens (not billionths), the floor and
+/// the refusals.
+#[test]
+fn debug_shows_the_name_ratio_floor_and_refusals() {
+    let budget = Budget::new(0.25, 0);
+    assert!(!budget.try_withdraw());
+    assert_eq!(
+        format!("{budget:?}"),
+        r#"Budget { name: "standalone", ratio: 0.25, min_per_sec: 0, exhausted: 1, .. }"#
+    );
+}

@@ -342,3 +342,21 @@ fn the_snapshot_lists_the_family_and_its_breakers() {
         (2, 2, 1, 0)
     );
 }
+
+/// Pins `Family::is_empty` and `Debug for Family`: empty until a key is used, again once
+/// its members are evicted; the debug form shows the name and the counts.
+#[test]
+fn is_empty_and_debug_follow_the_members() {
+    let registry = Registry::new();
+    let hosts = registry.family("hosts");
+    assert!(hosts.is_empty());
+    hosts.set_max_keys(1);
+    hosts.get("a");
+    assert!(!hosts.is_empty());
+    hosts.get("b").force_open();
+    hosts.get("c");
+    assert_eq!(
+        format!("{hosts:?}"),
+        r#"Family { name: "hosts", live: 2, max_keys: 1, evictions: 1, overflows: 1 }"#
+    );
+}

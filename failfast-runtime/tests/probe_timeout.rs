@@ -420,3 +420,19 @@ async fn a_report_after_another_trial_is_overdue_reopens_the_breaker() {
         R::ProbeTimedOut
     );
 }
+
+/// Pins the lock-free check that every trial is still on time (`now < due` in
+/// `trials_on_time`): a call that comes well after the probe timeout, not just at it,
+/// also finds the trial overdue and reopens the breaker, instead of being turned away
+/// as if the trial were still running.
+#[tokio::test(start_paused = true)]
+async fn a_call_long_after_the_probe_timeout_reopens_the_breaker() {
+    let b = breaker("asked_late", 1);
+    open_then_half_open(&b).await;
+    let _hung = b.acquire().expect("the trial");
+    advance(PROBE_TIMEOUT * 3).await;
+    assert_eq!(rejected(&b), RESET);
+    assert_eq!(b.state(), S::Open);
+    let last = b.metrics().last_transition.unwrap();
+    assert_eq!((last.from, last.reason), (S::HalfOpen, R::ProbeTimedOut));
+}

@@ -87,3 +87,16 @@ fn the_process_wide_registry_is_one_registry() {
             .any(|b| b.name() == "registry_test::shared")
     );
 }
+
+/// Pins `Debug for Registry`: the list of its breakers, by name.
+#[test]
+fn debug_lists_the_breakers_by_name() {
+    let reg = Registry::new();
+    assert_eq!(format!("{reg:?}"), "[]");
+    reg.breaker("b", BreakerConfig::new()).force_open();
+    reg.breaker("a", BreakerConfig::new());
+    assert_eq!(
+        format!("{reg:?}"),
+        r#"[Breaker { name: "a", state: Closed }, Breaker { name: "b", state: ForcedOpen }]"#
+    );
+}

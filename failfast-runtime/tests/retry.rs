@@ -360,3 +360,28 @@ fn failfasts_open_error_says_when_the_breaker_half_opens() {
     );
     assert_eq!(wait, Some(SEC * 9));
 }
+
+/// Pins the deadline's boundary (`elapsed + wait > deadline` in `Retry::admit`): a retry
+/// whose wait ends exactly at the deadline still runs; one nanosecond later does not.
+#[tokio::test(start_paused = true)]
+async fn a_wait_that_ends_exactly_at_the_deadline_is_allowed() {
+    let nano = Duration::from_nanos(1);
+    for (deadline, expected) in [(SEC * 2, Some(SEC)), (SEC * 2 - nano, None)] {
+        let policy = policy(10).factor(1.0).deadline(deadline);
+        let mut retry = Retry::new(&policy).budget(None);
+        assert_eq!(retry.next(&ERR, false, |_| true, |_, _| {}), Some(SEC));
+        advance(SEC).await;
+        assert_eq!(
+            retry.next(&ERR, false, |_| true, |_, _| {}),
+            expected,
+            "deadline {deadline:?}: 1s + 1s"
+        );
+    }
+}
+
+/// Pins `Debug for Scoped`: opaque, whatever the future.
+#[test]
+fn scoped_debug_is_opaque() {
+    let scoped = Retry::new(&policy(2)).scope_async(async {});
+    assert_eq!(format!("{scoped:?}"), "Scoped { .. }");
+}

@@ -253,3 +253,36 @@ fn without_slow_the_metrics_have_no_slow_calls() {
     std::thread::sleep(Duration::from_millis(2));
     assert_eq!(b.metrics().slow_calls, 0);
 }
+
+/// Pins `WindowPolicy::judges_slowness` (through `slow_fails_trial`): a breaker with a
+/// window for its failure rate, and `slow` but no `slow_rate`, has a window yet cannot
+/// open on slowness, so a slow trial that succeeds closes it.
+#[tokio::test(start_paused = true)]
+async fn a_slow_trial_is_fine_under_a_failure_rate_without_slow_rate() {
+    let config = BreakerConfig::new()
+        .failure_rate(0.5)
+        .min_calls(1)
+        .slow(SLOW)
+        .reset(RESET);
+    let b = Breaker::new("trial_failure_rate", config);
+    call(&b, Duration::ZERO, true).await;
+    assert_eq!(opened_by(&b), Reason::FailureRate);
+    advance(RESET).await;
+    call(&b, SLOW * 2, false).await;
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.metrics().slow_calls, 1);
+}
+
+/// Pins the timed ticket's layout (`START_SHIFT` in `permit.rs`: 2 kind bits + 14
+/// generation bits, leaving 48 bits of start): a call is timed exactly well past a minute
+/// (2^36 ns is 68.7 s, where a narrower start field would wrap).
+#[tokio::test(start_paused = true)]
+async fn calls_are_timed_exactly_past_a_minute() {
+    let slow = Duration::from_secs(90);
+    let b = Breaker::new("long_calls", BreakerConfig::new().slow(slow));
+    call(&b, slow, false).await;
+    assert_eq!(b.metrics().slow_calls, 0, "exactly `slow`: not slow");
+    call(&b, slow + NANO, false).await;
+    call(&b, Duration::from_secs(3_600), false).await;
+    assert_eq!(b.metrics().slow_calls, 2);
+}

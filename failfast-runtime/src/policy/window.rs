@@ -412,6 +412,9 @@ mod tests {
         // A day: 4096 buckets of 21.1s.
         let (width, count) = bucket_layout(Duration::from_secs(86_400));
         assert_eq!((width, count), (21_093_750_000, 4096));
+        // Exactly MAX_BUCKETS of the usual width: kept as they are, not widened (a span
+        // of 4095.5s widened would be 4096 buckets of 999_877_930ns).
+        assert_eq!(bucket_layout(ms(4_095_500)), (SEC, 4096));
         let (_, count) = bucket_layout(Duration::from_secs(4097));
         assert!(count <= MAX_BUCKETS);
         let (_, count) = bucket_layout(Duration::MAX);
