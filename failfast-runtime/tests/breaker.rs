@@ -473,6 +473,9 @@ async fn late_success_keeps_the_streak_of_a_measured_breaker() {
     late_success_keeps_the_current_streak(config).await;
 }
 
+/// What `Recorder` runs on the first lease asked for.
+type LeaseHook = Box<dyn FnOnce(&Breaker) + Send>;
+
 /// A store that records what the breaker tells it: how often it was attached, what was
 /// published, and (through `on_lease`) what happens while a lease is asked for.
 #[derive(Clone, Default)]
@@ -481,7 +484,7 @@ struct Recorder {
     published: Arc<Mutex<Vec<Option<SharedState>>>>,
     leases: Arc<Mutex<u32>>,
     /// Run once, on the first lease asked for, with the breaker that asks.
-    on_lease: Arc<Mutex<Option<Box<dyn FnOnce(&Breaker) + Send>>>>,
+    on_lease: Arc<Mutex<Option<LeaseHook>>>,
 }
 
 impl Store for Recorder {
